@@ -1,0 +1,27 @@
+"""Pure functions: the gate arithmetic, NTM addressing and memory access.
+
+Nothing here owns parameters or state; modules in :mod:`memnets.nn` own the weights and
+call these functions. Every function is importable as ``memnets.functional.<name>``.
+"""
+
+from memnets.functional.gates import (
+    ACTIVATIONS,
+    LSTM_VARIANTS,
+    gru_update,
+    leaky_update,
+    lstm_num_gates,
+    lstm_update,
+    rnn_update,
+    tree_lstm_update,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "LSTM_VARIANTS",
+    "gru_update",
+    "leaky_update",
+    "lstm_num_gates",
+    "lstm_update",
+    "rnn_update",
+    "tree_lstm_update",
+]

@@ -1,0 +1,148 @@
+"""Training configuration: one dataclass, overridable from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Sequence, TypeVar
+
+import torch
+
+__all__ = ["TrainConfig", "parse_config", "resolve_device"]
+
+C = TypeVar("C", bound="TrainConfig")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the shared training loop; task scripts subclass it with their own fields.
+
+    Args:
+        out: output folder: ``model.pt`` (the checkpoint), ``metrics.jsonl`` (one JSON
+            record per logged step and per evaluation), ``metrics.json`` (the final
+            evaluation) and the plots.
+        seed: seeds the model's initialisation (in the task script) and the data stream.
+        steps: number of optimiser steps.
+        batch_size: sequences (or trees, graphs) per step.
+        optimizer: ``"adam"``, ``"rmsprop"`` (the centred form of Graves 2013,
+            :class:`~memnets.training.optim.GravesRMSprop`) or ``"sgd"``.
+        lr: learning rate.
+        momentum: momentum of RMSprop and SGD.
+        weight_decay: L2 penalty handed to the optimiser.
+        clip_norm: clip the global gradient norm to this value (``None``: off).
+        clip_value: clip every gradient element to ``[-clip_value, clip_value]``
+            (``None``: off), applied before norm clipping.
+        eval_every: run the task's evaluation every this many steps (and at the end).
+        checkpoint_every: write the checkpoint every this many steps (and at the end,
+            and on Ctrl-C).
+        log_every: append a training record to ``metrics.jsonl`` every this many steps.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+        resume: continue from ``out/model.pt`` if it exists, bit for bit.
+        progress: show a tqdm progress bar.
+    """
+
+    out: str = "runs/default"
+    seed: int = 0
+    steps: int = 2000
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip_norm: float | None = 10.0
+    clip_value: float | None = None
+    eval_every: int = 200
+    checkpoint_every: int = 500
+    log_every: int = 10
+    device: str = "auto"
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "steps" else 1):
+                raise ValueError(f"TrainConfig: expected {name} to be a positive integer, got {value!r}")
+        if self.optimizer not in ("adam", "rmsprop", "sgd"):
+            raise ValueError(f"TrainConfig: expected optimizer in ('adam', 'rmsprop', 'sgd'), got {self.optimizer!r}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig: expected lr > 0, got {self.lr!r}")
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"TrainConfig: expected {name} > 0 or None, got {value!r}")
+
+
+def _parse_optional(kind: type):
+    def parse(text: str):
+        if text.lower() in ("none", "null", "off"):
+            return None
+        return kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: str | None = None) -> C:
+    """Build a config dataclass from command-line overrides (``--field value``).
+
+    Every field of ``cls`` becomes an option named after it (``--batch-size`` and
+    ``--batch_size`` both work); booleans take ``--flag`` / ``--no-flag``; optional
+    numbers accept ``none``.
+
+    Args:
+        cls: a dataclass, usually a subclass of :class:`TrainConfig`.
+        argv: the arguments (default: ``sys.argv[1:]``).
+        description: the ``--help`` text.
+
+    Returns:
+        An instance of ``cls``.
+
+    Example:
+        >>> parse_config(TrainConfig, ["--steps", "10", "--no-progress"]).steps
+        10
+    """
+    parser = argparse.ArgumentParser(description=description or cls.__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        names = [f"--{field.name.replace('_', '-')}"]
+        if "_" in field.name:
+            names.append(f"--{field.name}")
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        base = next((a for a in args if a is not type(None)), hint) if args else hint
+        if base is bool:
+            parser.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction, default=default)
+        elif typing.get_origin(base) in (list, tuple):
+            inner = typing.get_args(base)[0]
+            parser.add_argument(*names, dest=field.name, type=inner, nargs="+", default=default)
+        else:
+            kind: Any = _parse_optional(base) if optional else base
+            parser.add_argument(*names, dest=field.name, type=kind, default=default)
+    namespace = parser.parse_args(argv)
+    values = vars(namespace)
+    for field in dataclasses.fields(cls):
+        if isinstance(values[field.name], list) and isinstance(field.default, tuple):
+            values[field.name] = tuple(values[field.name])
+    return cls(**values)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` becomes CUDA when available, else CPU; anything else is passed to torch.
+
+    Raises:
+        ValueError: if CUDA is asked for and not available.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"expected an available device, got {device!r} but CUDA is not available")
+    return resolved

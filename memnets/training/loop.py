@@ -1,0 +1,279 @@
+"""The shared training loop: every task script of memnets trains through :func:`fit`.
+
+One loop for all families: optimiser choice, gradient clipping by value and by norm, a
+curriculum hook, periodic evaluation, a tqdm progress bar with live metrics, metrics
+appended to a JSON-lines file, atomic checkpoints every K steps and on Ctrl-C, a
+``--resume`` that continues bit for bit, and a clear stop on a non-finite loss that keeps
+the last good checkpoint.
+
+Reproducibility: the data of step ``s`` come from a generator seeded with
+``(seed, s)`` alone, so a resumed run sees exactly the batches an uninterrupted run
+would have seen; the global torch RNG (dropout, random memory initialisation) is saved
+in the checkpoint and restored.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+import math
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from memnets.training.checkpoint import CHECKPOINT_FORMAT, atomic_save, load_checkpoint, model_spec
+from memnets.training.config import TrainConfig, resolve_device
+from memnets.training.optim import make_optimizer
+
+__all__ = ["Task", "FitResult", "NonFiniteLossError", "fit", "step_generator", "EVAL_SEED"]
+
+#: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
+EVAL_SEED = 2_147_483_647
+_STEP_SEED_STRIDE = 1_000_003
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The CPU generator that supplies the training data of one step.
+
+    Seeded from ``(seed, step)`` alone, so the data of a step do not depend on what ran
+    before it: resuming, or skipping steps, gives the same batches.
+    """
+    return torch.Generator().manual_seed(seed * _STEP_SEED_STRIDE + step)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised by :func:`fit` when the loss or the gradient norm is NaN or infinite."""
+
+
+class Task(abc.ABC):
+    """What :func:`fit` needs from a task: data, a loss, an evaluation.
+
+    Subclass it and implement :meth:`sample` and :meth:`loss`; :meth:`evaluate`,
+    :meth:`curriculum` and the state methods are optional.
+    """
+
+    @abc.abstractmethod
+    def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> Any:
+        """Draw one training batch with ``generator`` (a CPU generator) and put it on ``device``."""
+
+    @abc.abstractmethod
+    def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, dict[str, float]]:
+        """Return the scalar loss to minimise and a dictionary of metrics to log."""
+
+    def evaluate(self, model: nn.Module, generator: torch.Generator, device: torch.device) -> dict[str, float]:
+        """Periodic evaluation (called in eval mode under ``torch.no_grad``); default: none."""
+        return {}
+
+    def curriculum(self, step: int, metrics: dict[str, float]) -> None:
+        """Called after every step with the step's metrics (and evaluation results, when
+        there are some); may change what :meth:`sample` draws. Default: no-op."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-valued state that a checkpoint must carry (e.g. a curriculum's level)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: the trained model (the same object that was passed in).
+        step: the number of optimiser steps done.
+        history: every record appended to ``metrics.jsonl`` by this call.
+        last_eval: the most recent evaluation's metrics.
+    """
+
+    model: nn.Module
+    step: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    last_eval: dict[str, float] = field(default_factory=dict)
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _truncate_jsonl(path: Path, step: int) -> None:
+    """Drop the records after ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+class _InterruptFlag:
+    """Turns Ctrl-C into a flag checked between steps, so the checkpoint is consistent."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous = None
+
+    def __enter__(self) -> "_InterruptFlag":
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not in the main thread
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.raised:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _is_finite(value: Tensor | float) -> bool:
+    return math.isfinite(float(value.detach() if isinstance(value, Tensor) else value))
+
+
+def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
+    """Train ``model`` on ``task`` with the settings in ``cfg``.
+
+    Writes into ``cfg.out``: ``model.pt`` (checkpoint: model class and arguments, weights,
+    optimiser, step, RNG and task state; read by :func:`memnets.load`),
+    ``metrics.jsonl`` (one record per ``log_every`` steps with the loss and the task's
+    metrics, and one per evaluation with keys prefixed ``eval/``).
+
+    Args:
+        model: a module whose class is decorated with
+            :func:`~memnets.nn.registry.register_model`.
+        task: the :class:`Task`.
+        cfg: the :class:`~memnets.training.TrainConfig`.
+
+    Returns:
+        A :class:`FitResult`.
+
+    Raises:
+        NonFiniteLossError: on a NaN or infinite loss or gradient norm; the checkpoint on
+            disk is the last good one.
+        KeyboardInterrupt: after Ctrl-C, once the checkpoint has been written.
+    """
+    spec = model_spec(model)  # fail early if the model cannot be checkpointed
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, jsonl_path = out / "model.pt", out / "metrics.jsonl"
+    device = resolve_device(cfg.device)
+    model.to(device)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
+
+    step, last_eval = 0, {}
+    if cfg.resume and ckpt_path.exists():
+        checkpoint = load_checkpoint(ckpt_path, map_location=device)
+        if checkpoint["model"] != spec:
+            raise ValueError(f"fit: cannot resume: checkpoint holds {checkpoint['model']}, the model is {spec}")
+        model.load_state_dict(checkpoint["state_dict"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        task.load_state_dict(checkpoint["task_state"])
+        _set_rng_state(checkpoint["rng"], device)
+        step, last_eval = checkpoint["step"], dict(checkpoint.get("last_eval", {}))
+        _truncate_jsonl(jsonl_path, step)
+    elif jsonl_path.exists():
+        jsonl_path.unlink()
+
+    def save() -> None:
+        atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "model": spec,
+                "state_dict": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "rng": _rng_state(device),
+                "task_state": task.state_dict(),
+                "config": dataclasses.asdict(cfg),
+                "last_eval": last_eval,
+            },
+            ckpt_path,
+        )
+
+    history: list[dict[str, Any]] = []
+    start, start_step = time.perf_counter(), step
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True, desc=out.name)
+    try:
+        with open(jsonl_path, "a") as log, _InterruptFlag() as interrupt:
+
+            def record(entry: dict[str, Any]) -> None:
+                history.append(entry)
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+
+            def evaluate() -> dict[str, float]:
+                model.eval()
+                with torch.no_grad():
+                    results = task.evaluate(model, torch.Generator().manual_seed(EVAL_SEED), device)
+                model.train()
+                return {k: float(v) for k, v in results.items()}
+
+            while step < cfg.steps:
+                model.train()
+                batch = task.sample(cfg.batch_size, step_generator(cfg.seed, step), device)
+                loss, metrics = task.loss(model, batch)
+                if not _is_finite(loss):
+                    raise NonFiniteLossError(
+                        f"fit: the loss became {float(loss)} at step {step + 1}; stopping. "
+                        f"The last good checkpoint ({ckpt_path}) is kept."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip_value is not None:
+                    nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+                max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
+                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                if not _is_finite(grad_norm):
+                    raise NonFiniteLossError(
+                        f"fit: the gradient norm became {float(grad_norm)} at step {step + 1}; stopping. "
+                        f"The last good checkpoint ({ckpt_path}) is kept."
+                    )
+                optimizer.step()
+                step += 1
+                metrics = {"loss": float(loss), **{k: float(v) for k, v in metrics.items()}}
+                if step % cfg.eval_every == 0 or step == cfg.steps:
+                    last_eval = evaluate()
+                    elapsed = time.perf_counter() - start
+                    record({"step": step, "time": elapsed, **{f"eval/{k}": v for k, v in last_eval.items()}})
+                    task.curriculum(step, {**metrics, **{f"eval/{k}": v for k, v in last_eval.items()}})
+                else:
+                    task.curriculum(step, metrics)
+                if step % cfg.log_every == 0:
+                    elapsed = time.perf_counter() - start
+                    record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,
+                            "grad_norm": float(grad_norm), **metrics})
+                    rate = (step - start_step) / max(elapsed, 1e-9)
+                    bar.set_postfix({**{k: f"{v:.3g}" for k, v in metrics.items()}, "it/s": f"{rate:.1f}"},
+                                    refresh=False)
+                bar.update(1)
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    save()
+                if interrupt.raised:
+                    save()
+                    bar.close()
+                    print(f"Interrupted at step {step}; checkpoint written to {ckpt_path} (resume with --resume).")
+                    raise KeyboardInterrupt
+    finally:
+        bar.close()
+    return FitResult(model=model, step=step, history=history, last_eval=last_eval)

@@ -1,0 +1,182 @@
+"""Tests of the shared training loop: checkpoints, resume, stops, optimisers, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+import memnets
+from memnets.nn.registry import register_model
+from memnets.training import (
+    GravesRMSprop,
+    NonFiniteLossError,
+    Task,
+    TrainConfig,
+    fit,
+    load_checkpoint,
+    parse_config,
+    step_generator,
+)
+
+
+@register_model
+class _Regressor(nn.Module):
+    def __init__(self, size: int = 4, hidden: int = 8, dropout: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(size, hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class _LinearTask(Task):
+    """Learn y = x · w_true; the curriculum counts evaluations to exercise task state."""
+
+    def __init__(self, size: int = 4, poison_at: int | None = None, interrupt_at: int | None = None):
+        self.w = torch.linspace(-1, 1, size)
+        self.evaluations = 0
+        self.poison_at = poison_at
+        self.interrupt_at = interrupt_at
+
+    def sample(self, batch_size, generator, device):
+        x = torch.randn(batch_size, self.w.numel(), generator=generator)
+        return x.to(device), (x @ self.w).to(device)
+
+    def loss(self, model, batch):
+        x, y = batch
+        loss = ((model(x) - y) ** 2).mean()
+        return loss, {"mse": loss.item()}
+
+    def evaluate(self, model, generator, device):
+        x, y = self.sample(64, generator, device)
+        return {"mse": ((model(x) - y) ** 2).mean().item()}
+
+    def curriculum(self, step, metrics):
+        if "eval/mse" in metrics:
+            self.evaluations += 1
+        if self.poison_at is not None and step == self.poison_at:
+            self.w = self.w * float("nan")
+        if self.interrupt_at is not None and step == self.interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def state_dict(self):
+        return {"evaluations": self.evaluations}
+
+    def load_state_dict(self, state):
+        self.evaluations = state["evaluations"]
+
+
+def _config(tmp_path, **overrides):
+    base = dict(out=str(tmp_path / "run"), steps=20, batch_size=8, eval_every=5, checkpoint_every=5,
+                log_every=1, progress=False, device="cpu", lr=1e-2)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return _Regressor(size=4, hidden=8)
+
+
+def test_fit_learns_writes_files_and_load_rebuilds(tmp_path):
+    cfg = _config(tmp_path, steps=200, eval_every=50)
+    result = fit(_model(), _LinearTask(), cfg)
+    assert result.step == 200
+    assert result.last_eval["mse"] < 0.1
+    out = tmp_path / "run"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 201))
+    assert [r["step"] for r in records if "eval/mse" in r] == [50, 100, 150, 200]
+    loaded = memnets.load(out / "model.pt")
+    assert isinstance(loaded, _Regressor) and not loaded.training
+    x = torch.randn(5, 4)
+    result.model.eval()
+    torch.testing.assert_close(loaded(x), result.model(x), rtol=0, atol=0)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    fit(_model(), _LinearTask(), _config(tmp_path, steps=5))
+    checkpoint = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert checkpoint["model"] == {"class": "_Regressor", "kwargs": {"size": 4, "hidden": 8, "dropout": 0.1}}
+    assert checkpoint["step"] == 5
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    straight = fit(_model(), _LinearTask(), _config(tmp_path / "a", steps=20))
+    fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=10))
+    task = _LinearTask()
+    resumed = fit(_model(seed=123), task, _config(tmp_path / "b", steps=20, resume=True))
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert task.evaluations == 4  # two before the checkpoint, restored from task state, two after
+    lines_a = (tmp_path / "a" / "run" / "metrics.jsonl").read_text().splitlines()
+    lines_b = (tmp_path / "b" / "run" / "metrics.jsonl").read_text().splitlines()
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "time"} for x in lines]  # noqa: E731
+    assert strip(lines_a) == strip(lines_b)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = _config(tmp_path, steps=20, checkpoint_every=5)
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        fit(_model(), _LinearTask(poison_at=7), cfg)
+    checkpoint = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert checkpoint["step"] == 5
+    assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+
+
+def test_ctrl_c_writes_checkpoint_then_stops(tmp_path):
+    cfg = _config(tmp_path, steps=50, checkpoint_every=100)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), _LinearTask(interrupt_at=12), cfg)
+    assert load_checkpoint(tmp_path / "run" / "model.pt")["step"] == 12
+
+
+def test_unregistered_model_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="register_model"):
+        fit(nn.Linear(4, 1), _LinearTask(), _config(tmp_path))
+
+
+def test_load_refuses_foreign_files(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="memnets-checkpoint"):
+        memnets.load(tmp_path / "x.pt")
+
+
+def test_step_generator_depends_only_on_seed_and_step():
+    a = torch.rand(3, generator=step_generator(1, 7))
+    b = torch.rand(3, generator=step_generator(1, 7))
+    c = torch.rand(3, generator=step_generator(1, 8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_graves_rmsprop_matches_equations():
+    torch.manual_seed(0)
+    w = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    opt = GravesRMSprop([w], lr=1e-2, decay=0.95, momentum=0.9, eps=1e-4)
+    ref = w.detach().clone()
+    n = torch.zeros_like(ref)
+    g = torch.zeros_like(ref)
+    delta = torch.zeros_like(ref)
+    for _ in range(5):
+        grads = torch.randn(5, dtype=torch.float64)
+        w.grad = grads.clone()
+        opt.step()
+        n = 0.95 * n + 0.05 * grads**2
+        g = 0.95 * g + 0.05 * grads
+        delta = 0.9 * delta - 1e-2 * grads / torch.sqrt(n - g**2 + 1e-4)
+        ref = ref + delta
+    torch.testing.assert_close(w.detach(), ref)
+
+
+def test_parse_config_overrides_and_validation():
+    cfg = parse_config(TrainConfig, ["--steps", "7", "--batch-size", "3", "--clip-norm", "none", "--no-progress"])
+    assert (cfg.steps, cfg.batch_size, cfg.clip_norm, cfg.progress) == (7, 3, None, False)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
