@@ -147,10 +147,6 @@ class _InterruptFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _is_finite(value: Tensor | float) -> bool:
-    return math.isfinite(float(value.detach() if isinstance(value, Tensor) else value))
-
-
 def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` with the settings in ``cfg``.
 
@@ -233,9 +229,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
                 model.train()
                 batch = task.sample(cfg.batch_size, step_generator(cfg.seed, step), device)
                 loss, metrics = task.loss(model, batch)
-                if not _is_finite(loss):
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
                     raise NonFiniteLossError(
-                        f"fit: the loss became {float(loss)} at step {step + 1}; stopping. "
+                        f"fit: the loss became {loss_value} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
                 optimizer.zero_grad(set_to_none=True)
@@ -244,14 +241,14 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
                     nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
                 max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
                 grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-                if not _is_finite(grad_norm):
+                if not math.isfinite(grad_norm.item()):
                     raise NonFiniteLossError(
                         f"fit: the gradient norm became {float(grad_norm)} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
                 optimizer.step()
                 step += 1
-                metrics = {"loss": float(loss), **{k: float(v) for k, v in metrics.items()}}
+                metrics = {"loss": loss_value, **{k: float(v) for k, v in metrics.items()}}
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
                     elapsed = time.perf_counter() - start

@@ -1,0 +1,116 @@
+"""Plots the task scripts save: learning curves and NTM-paper-style sequence figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+__all__ = ["read_jsonl", "plot_learning_curve", "plot_sequence"]
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The records of a ``metrics.jsonl`` file."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def plot_learning_curve(
+    jsonl_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    metrics: Sequence[str] = ("wrong_bits", "bits"),
+    x: str = "samples",
+    log_y: bool = True,
+    title: str | None = None,
+) -> None:
+    """Plot training and evaluation metrics of a run against the samples seen.
+
+    Args:
+        jsonl_path: a run's ``metrics.jsonl``.
+        png_path: where to save the figure.
+        metrics: metric names; training records are drawn thin, ``eval/<name>`` thick.
+        x: the record key for the horizontal axis (``samples`` or ``step``).
+        log_y: logarithmic vertical axis.
+        title: the figure's title.
+    """
+    records = read_jsonl(jsonl_path)
+    batch = None
+    for r in records:
+        if "samples" in r and r.get("step"):
+            batch = r["samples"] / r["step"]
+            break
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], metrics):
+        train = [(r[x], r[name]) for r in records if name in r and x in r]
+        evals = [(r["step"] * (batch or 1) if x == "samples" else r["step"], r[f"eval/{name}"])
+                 for r in records if f"eval/{name}" in r]
+        if train:
+            ax.plot(*zip(*train), lw=0.6, alpha=0.5, label=f"train {name}")
+        if evals:
+            ax.plot(*zip(*evals), lw=2, marker="o", ms=3, label=f"eval {name}")
+        ax.set_xlabel("sequences seen" if x == "samples" else x)
+        ax.set_ylabel(f"{name} per sequence")
+        if log_y:
+            ax.set_yscale("symlog", linthresh=0.1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def _image(ax, data: Tensor, title: str, cmap: str = "gray_r", vmin=None, vmax=None) -> None:
+    ax.imshow(data.detach().float().cpu().T, aspect="auto", cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax)
+    ax.set_title(title, fontsize=9)
+    ax.set_yticks([])
+
+
+def plot_sequence(
+    png_path: str | os.PathLike,
+    inputs: Tensor,
+    targets: Tensor,
+    outputs: Tensor,
+    write_weights: Tensor | None = None,
+    read_weights: Tensor | None = None,
+    memory: Tensor | None = None,
+    title: str | None = None,
+) -> None:
+    """One sequence as in the NTM paper's figures: input, target, output, head weightings, memory.
+
+    Args:
+        png_path: where to save the figure.
+        inputs: (T, C_in) input bits.
+        targets: (T, C_out) target bits.
+        outputs: (T, C_out) output probabilities.
+        write_weights: (T, N) the first write head's weighting at each step, or None.
+        read_weights: (T, N) the first read head's weighting at each step, or None.
+        memory: (N, W) the memory after the last step, or None.
+        title: the figure's title.
+    """
+    panels = [("inputs", inputs), ("targets", targets), ("outputs", outputs)]
+    if write_weights is not None:
+        panels.append(("write weighting (slot vs time)", write_weights))
+    if read_weights is not None:
+        panels.append(("read weighting (slot vs time)", read_weights))
+    rows = len(panels) + (memory is not None)
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.3 * rows + 1.2), squeeze=False)
+    for ax, (name, data) in zip(axes[:, 0], panels):
+        _image(ax, data, name, cmap="gray_r" if "weighting" not in name else "viridis", vmin=0, vmax=1)
+        ax.set_xlabel("time step", fontsize=8)
+    if memory is not None:
+        ax = axes[-1, 0]
+        _image(ax, memory, "memory contents after the last step (word vs slot)", cmap="RdBu_r")
+        ax.set_xlabel("slot", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
