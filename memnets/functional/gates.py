@@ -94,6 +94,7 @@ def lstm_update(
     ($W x_t + U h_{t-1} + b$), the ``vanilla`` update is
 
     $$i = \sigma(a_i),\quad f = \sigma(a_f),\quad g = \tanh(a_g),\quad o = \sigma(a_o)$$
+
     $$c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t).$$
 
     Variants:
@@ -132,10 +133,21 @@ def lstm_update(
         check_shapes("lstm_update", peephole=(peephole, "3 Hd"), Hd=dims["Hd"])
     elif peephole is not None:
         raise ValueError(f"lstm_update: peephole weights are only used with variant='peephole', got variant={variant!r}")
+    return _lstm_update_unchecked(gates, c, variant, peephole)
 
+
+def _lstm_update_unchecked(
+    gates: Tensor, c: Tensor, variant: str = "vanilla", peephole: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """The arithmetic of :func:`lstm_update`, without the shape checks.
+
+    For hot loops (the time loop of :class:`memnets.LSTM`) whose module validated the
+    shapes once at its boundary. The public function calls this one, so the LSTM update
+    is written once.
+    """
     if variant == "vanilla":
         i, f, g, o = gates.chunk(4, dim=-1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        c_new = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
         return torch.sigmoid(o) * torch.tanh(c_new), c_new
     if variant == "peephole":
         a_i, a_f, a_g, a_o = gates.chunk(4, dim=-1)
@@ -147,10 +159,11 @@ def lstm_update(
         f = torch.sigmoid(a_f)
         c_new = f * c + (1.0 - f) * torch.tanh(a_g)
         return torch.sigmoid(a_o) * torch.tanh(c_new), c_new
-    # no_forget
-    a_i, a_g, a_o = gates.chunk(3, dim=-1)
-    c_new = c + torch.sigmoid(a_i) * torch.tanh(a_g)
-    return torch.sigmoid(a_o) * torch.tanh(c_new), c_new
+    if variant == "no_forget":
+        a_i, a_g, a_o = gates.chunk(3, dim=-1)
+        c_new = c + torch.sigmoid(a_i) * torch.tanh(a_g)
+        return torch.sigmoid(a_o) * torch.tanh(c_new), c_new
+    raise ValueError(f"expected an LSTM variant in {sorted(LSTM_VARIANTS)}, got {variant!r}")
 
 
 def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
@@ -161,6 +174,7 @@ def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
 
     $$r = \sigma(g^x_r + g^h_r),\quad z = \sigma(g^x_z + g^h_z),\quad
       n = \tanh(g^x_n + r \odot g^h_n)$$
+
     $$h_t = (1 - z) \odot n + z \odot h_{t-1},$$
 
     where $g^x = W_{ih} x_t + b_{ih}$ and $g^h = W_{hh} h_{t-1} + b_{hh}$.
@@ -181,6 +195,11 @@ def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     """
     dims = check_shapes("gru_update", h=(h, "B Hd"))
     check_shapes("gru_update", gi=(gi, "B G"), gh=(gh, "B G"), B=dims["B"], G=3 * dims["Hd"])
+    return _gru_update_unchecked(gi, gh, h)
+
+
+def _gru_update_unchecked(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """The arithmetic of :func:`gru_update`, without the shape checks (for hot loops)."""
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)
     r = torch.sigmoid(i_r + h_r)
@@ -217,6 +236,11 @@ def leaky_update(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tan
         check_shapes("leaky_update", alpha=(alpha, "Hd"), Hd=dims["Hd"])
     else:
         check_shapes("leaky_update", alpha=(alpha, "B Hd"), **dims)
+    return _leaky_update_unchecked(pre, h, alpha, nonlinearity)
+
+
+def _leaky_update_unchecked(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tanh") -> Tensor:
+    """The arithmetic of :func:`leaky_update`, without the shape checks (for hot loops)."""
     candidate = _activation(nonlinearity)(pre)
     return h + alpha * (candidate - h)
 
@@ -234,6 +258,7 @@ def tree_lstm_update(
 
     $$i_j = \sigma(a_{i,j}),\quad o_j = \sigma(a_{o,j}),\quad u_j = \tanh(a_{u,j}),
       \quad f_{jk} = \sigma(a_{f,jk})$$
+
     $$c_j = i_j \odot u_j + \sum_{k \in C(j)} f_{jk} \odot c_k,
       \qquad h_j = o_j \odot \tanh(c_j).$$
 

@@ -1,0 +1,600 @@
+r"""Sequence models: stacked, optionally bidirectional Elman RNN, LSTM and GRU.
+
+:class:`RNN`, :class:`LSTM` and :class:`GRU` have the constructor arguments, the
+``forward(input, hx=None)`` signature and returns, and the ``state_dict`` keys of
+``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU`` (``PackedSequence`` input
+included), so a state dict moves between the two libraries in both directions and the
+outputs agree. On top of torch they offer the LSTM ``variant`` of :class:`LSTMCell` and
+Graves-style skip connections (``skip_connections=True``).
+
+Every layer and direction runs the same time loop: the input projection of all time
+steps is one matrix product, and each step does only the hidden matrix product and the
+gated update of :mod:`memnets.functional.gates`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn import init
+from torch.nn.utils.rnn import PackedSequence
+
+from memnets._checks import check_shapes
+from memnets.functional.gates import (
+    _gru_update_unchecked,
+    _lstm_update_unchecked,
+    lstm_num_gates,
+    rnn_update,
+)
+from memnets.nn.cells import _GRU_GATES, _PEEPHOLE_ROWS, _RNN_GATES, _check_nonlinearity, _check_positive_int
+
+__all__ = ["RNN", "LSTM", "GRU"]
+
+#: torch's mode names, kept so code that inspects ``module.mode`` keeps working.
+_MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+
+# A step maps (projected input x_t, state tuple) to the new state tuple; state[0] is h.
+_Step = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
+
+
+class _RNNBase(nn.Module):
+    """The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        nonlinearity: str = "tanh",
+        variant: str = "vanilla",
+        skip_connections: bool = False,
+    ) -> None:
+        super().__init__()
+        where = type(self).__name__
+        if mode not in _MODES:
+            raise ValueError(f"{where}: unknown mode {mode!r}, expected one of {_MODES}")
+        _check_positive_int(where, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
+                           ("skip_connections", skip_connections)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{where}: {name} should be of type bool, got: {type(flag).__name__}")
+        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError(f"{where}: dropout should be a number in [0, 1] (a probability), got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"{where}: dropout acts between stacked layers, so it needs num_layers > 1, "
+                f"got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = 0
+        self.nonlinearity = nonlinearity
+        self.variant = variant
+        self.skip_connections = skip_connections
+        if mode == "LSTM":
+            num_gates = lstm_num_gates(variant)
+        else:
+            num_gates = _GRU_GATES if mode == "GRU" else _RNN_GATES
+        self._num_gates = num_gates
+
+        factory = {"device": device, "dtype": dtype}
+        num_directions = 2 if bidirectional else 1
+        gate_size = num_gates * hidden_size
+        self._all_weights: list[list[str]] = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else num_directions * hidden_size
+            if skip_connections and layer > 0:
+                layer_input += input_size
+            for direction in range(num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if mode == "LSTM" and variant == "peephole":
+                    shapes["weight_peephole"] = (_PEEPHOLE_ROWS, hidden_size)
+                names = []
+                for kind, shape in shapes.items():
+                    setattr(self, kind + suffix, nn.Parameter(torch.empty(shape, **factory)))
+                    names.append(kind + suffix)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    # ----------------------------------------------------------------- torch API
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters of each layer and direction, in torch's order."""
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing: there is no cuDNN weight buffer to compact (kept for torch compatibility)."""
+
+    def reset_parameters(self) -> None:
+        """Draw every weight from $\\mathcal{U}(-1/\\sqrt{H}, 1/\\sqrt{H})$, as torch does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        if self.mode == "LSTM" and self.variant != "vanilla":
+            s += f", variant={self.variant!r}"
+        if self.skip_connections:
+            s += ", skip_connections=True"
+        return s
+
+    # ------------------------------------------------------------------ forward
+    def _state_names(self) -> tuple[str, ...]:
+        return ("h_0", "c_0") if self.mode == "LSTM" else ("h_0",)
+
+    def forward(self, input, hx=None):
+        where = type(self).__name__
+        num_directions = 2 if self.bidirectional else 1
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            check_shapes(where, **{"input.data": (data, "N I")}, I=self.input_size)
+            sizes = batch_sizes.tolist()
+            batch, batched = sizes[0], True
+            x = data
+        else:
+            if not isinstance(input, Tensor):
+                raise ValueError(f"{where}: expected input to be a torch.Tensor or a PackedSequence, "
+                                 f"got {type(input).__name__}")
+            order = "B T I" if self.batch_first else "T B I"
+            if input.dim() not in (2, 3):
+                raise ValueError(
+                    f"{where}: expected input of shape ({order.replace(' ', ', ')}) with I={self.input_size} "
+                    f"or unbatched (T, I), got rank {input.dim()} with shape {tuple(input.shape)}"
+                )
+            batched = input.dim() == 3
+            if batched:
+                dims = check_shapes(where, input=(input, order), I=self.input_size)
+                x = input.transpose(0, 1) if self.batch_first else input
+            else:
+                dims = check_shapes(where, input=(input, "T I"), I=self.input_size)
+                dims["B"] = 1
+                x = input.unsqueeze(1)
+            batch, sizes, sorted_indices, unsorted_indices = dims["B"], None, None, None
+        weight = self.weight_ih_l0
+        if x.dtype != weight.dtype:
+            raise ValueError(f"{where}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})")
+
+        states = self._initial_states(hx, batch, batched, num_directions * self.num_layers, x, sorted_indices)
+        output, finals = self._run(x, sizes, states)
+
+        if sorted_indices is not None:
+            finals = tuple(s.index_select(1, unsorted_indices) for s in finals)
+        if packed:
+            output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
+        elif not batched:
+            output = output.squeeze(1)
+            finals = tuple(s.squeeze(1) for s in finals)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (finals if self.mode == "LSTM" else finals[0])
+
+    def _initial_states(self, hx, batch, batched, num_states, like, sorted_indices) -> tuple[Tensor, ...]:
+        """Validate ``hx`` and return the batched, sorted initial states, each (L·D, B, H)."""
+        where = type(self).__name__
+        names = self._state_names()
+        if hx is None:
+            zeros = like.new_zeros(num_states, batch, self.hidden_size)
+            return tuple(zeros for _ in names)
+        if self.mode == "LSTM":
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError(f"{where}: expected hx to be a tuple (h_0, c_0) of two tensors, "
+                                 f"got {type(hx).__name__}")
+            given = tuple(hx)
+        else:
+            given = (hx,)
+        pattern = "LD B H" if batched else "LD H"
+        out = []
+        for name, state in zip(names, given):
+            check_shapes(where, **{name: (state, pattern)}, LD=num_states, B=batch, H=self.hidden_size)
+            if not batched:
+                state = state.unsqueeze(1)
+            if sorted_indices is not None:
+                state = state.index_select(1, sorted_indices)
+            out.append(state)
+        return tuple(out)
+
+    def _run(self, x: Tensor, sizes: list[int] | None, states: tuple[Tensor, ...]):
+        """All layers and directions on time-major (T, B, I) input or packed (N, I) data."""
+        num_directions = 2 if self.bidirectional else 1
+        finals: list[list[Tensor]] = [[] for _ in states]
+        layer_input, layer_outputs = x, []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(num_directions):
+                index = layer * num_directions + direction
+                out, last = self._run_direction(layer_input, sizes, tuple(s[index] for s in states), index,
+                                                reverse=direction == 1)
+                outputs.append(out)
+                for k, s in enumerate(last):
+                    finals[k].append(s)
+            out = torch.cat(outputs, dim=-1) if num_directions == 2 else outputs[0]
+            layer_outputs.append(out)
+            if layer < self.num_layers - 1:
+                if self.dropout > 0 and self.training:
+                    out = F.dropout(out, p=self.dropout, training=True)
+                layer_input = torch.cat([x, out], dim=-1) if self.skip_connections else out
+        output = torch.cat(layer_outputs, dim=-1) if self.skip_connections else layer_outputs[-1]
+        return output, tuple(torch.stack(f, dim=0) for f in finals)
+
+    def _weights(self, index: int) -> dict[str, Tensor | None]:
+        """The parameters of layer/direction ``index`` by kind (``weight_ih``, ``bias_hh``, ...)."""
+        kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_peephole")
+        names = {name.split("_l")[0]: name for name in self._all_weights[index]}
+        return {kind: getattr(self, names[kind]) if kind in names else None for kind in kinds}
+
+    def _step_function(self, weights: dict[str, Tensor | None]) -> _Step:
+        """The one-step update ``step(xw_t, state) -> state`` of one layer/direction.
+
+        ``xw_t`` is the projected input of step t: $x_t W_{ih}^\top$ plus both biases
+        for RNN and LSTM, plus ``b_ih`` only for the GRU (whose reset gate multiplies the
+        hidden projection with its bias ``b_hh``).
+        """
+        w_hh_t, b_hh = weights["weight_hh"].t(), weights["bias_hh"]
+        if self.mode == "GRU":
+
+            def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+                (h,) = state
+                gh = torch.mm(h, w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
+                return (_gru_update_unchecked(xw, gh, h),)
+
+            return step
+        if self.mode == "LSTM":
+            variant, peephole = self.variant, weights["weight_peephole"]
+
+            def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+                h, c = state
+                return _lstm_update_unchecked(torch.addmm(xw, h, w_hh_t), c, variant, peephole)
+
+            return step
+        nonlinearity = "relu" if self.mode == "RNN_RELU" else "tanh"
+
+        def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+            return (rnn_update(torch.addmm(xw, state[0], w_hh_t), nonlinearity),)
+
+        return step
+
+    def _run_direction(
+        self,
+        x: Tensor,
+        sizes: list[int] | None,
+        init: tuple[Tensor, ...],
+        index: int,
+        reverse: bool,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One layer in one direction: ``(output, final states)``.
+
+        ``x`` is (T, B, I) with ``sizes=None``, or packed data (N, I) whose time step t
+        holds the first ``sizes[t]`` sequences (``sizes`` non-increasing). For packed
+        data the forward direction sets a sequence's final state aside when it ends,
+        and the reverse direction starts each sequence at its own last step from its
+        initial state. The input projection of all steps is one matrix product before
+        the loop; each step does the hidden matrix product and the gated update.
+        """
+        weights = self._weights(index)
+        w_ih, b_ih, b_hh = weights["weight_ih"], weights["bias_ih"], weights["bias_hh"]
+        # RNN and LSTM add both biases to the input projection, once for all steps.
+        input_bias = b_ih if self.mode == "GRU" or b_ih is None else b_ih + b_hh
+        flat = x.reshape(-1, x.shape[-1])
+        xw = torch.mm(flat, w_ih.t()) if input_bias is None else torch.addmm(input_bias, flat, w_ih.t())
+        step = self._step_function(weights)
+        if sizes is None:
+            inputs = xw.view(x.shape[0], x.shape[1], -1).unbind(0)
+            sizes = [x.shape[1]] * x.shape[0]
+        else:
+            inputs = xw.split(sizes)
+        steps = len(sizes)
+        outputs: list[Tensor | None] = [None] * steps
+        ended: list[tuple[Tensor, ...]] = []
+        if reverse:
+            current = sizes[-1]
+            state = tuple(s[:current] for s in init)
+            order = range(steps - 1, -1, -1)
+        else:
+            current = sizes[0]
+            state = init
+            order = range(steps)
+        for t in order:
+            size = sizes[t]
+            if size != current:
+                if size < current:  # forward: sequences current-1 .. size end here
+                    ended.append(tuple(s[size:current] for s in state))
+                    state = tuple(s[:size] for s in state)
+                else:  # reverse: sequences current .. size-1 start here
+                    state = tuple(torch.cat([s, s0[current:size]]) for s, s0 in zip(state, init))
+                current = size
+            state = step(inputs[t], state)
+            outputs[t] = state[0]
+        if ended:
+            state = tuple(torch.cat([s, *(e[k] for e in reversed(ended))]) for k, s in enumerate(state))
+        output = torch.stack(outputs) if x.dim() == 3 else torch.cat(outputs)
+        return output, state
+
+
+class RNN(_RNNBase):
+    r"""A stacked Elman RNN, a drop-in replacement for ``torch.nn.RNN``.
+
+    Elman (1990), "Finding structure in time". For each layer $l$ and time step $t$:
+
+    $$h^l_t = \phi(W^l_{ih} x^l_t + b^l_{ih} + W^l_{hh} h^l_{t-1} + b^l_{hh}),$$
+
+    with $x^1_t = x_t$ and $x^l_t = \delta(h^{l-1}_t)$ for $l > 1$ ($\delta$ is
+    dropout in training, the identity otherwise); bidirectional layers run a second set
+    of weights (suffix ``_reverse``) from the end of the sequence backwards and
+    concatenate both directions. The update is [`rnn_update`][memnets.functional.gates.rnn_update].
+
+    With ``skip_connections=True`` (Graves 2013, "Generating sequences with recurrent
+    neural networks", eqs. 1-3) every layer also sees the network input,
+    $x^l_t = [x_t, \delta(h^{l-1}_t)]$, and the output concatenates every layer,
+    $y_t = [h^1_t, \dots, h^L_t]$, so a linear read-out of $y_t$ is Graves'
+    $b_y + \sum_l W_{h^l y} h^l_t$.
+
+    Args:
+        input_size: features of the input (I).
+        hidden_size: features of each layer's hidden state (H).
+        num_layers: stacked layers (L).
+        nonlinearity: ``"tanh"`` or ``"relu"`` ($\phi$).
+        bias: if ``False``, no $b_{ih}$, $b_{hh}$.
+        batch_first: input and output are (B, T, ·) instead of (T, B, ·) (not h_n).
+        dropout: dropout probability on each layer's output except the last, in training.
+        bidirectional: run every layer in both directions (D = 2).
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+        skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
+            (keyword only; ``False`` is exactly ``torch.nn.RNN``).
+
+    Shapes:
+        input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
+        hx and h_n: (L·D, B, H), or (L·D, H) unbatched;
+        output: (T, B, D·H) ((T, B, L·D·H) with skip connections), batch first or
+        unbatched like the input.
+        Parameters, as in torch: ``weight_ih_l{k}`` (H, I_k), ``weight_hh_l{k}`` (H, H),
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,), with ``_reverse`` for the second
+        direction; I_0 = I, I_k = D·H (+ I with skip connections).
+
+    Example:
+        >>> rnn = RNN(10, 20, num_layers=2)
+        >>> output, h_n = rnn(torch.randn(5, 3, 10))    # (5, 3, 20), (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        skip_connections: bool = False,
+    ) -> None:
+        _check_nonlinearity("RNN", nonlinearity)
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype, nonlinearity=nonlinearity, skip_connections=skip_connections)
+
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
+        """Run the RNN over a sequence.
+
+        Args:
+            input: the sequence, (T, B, I), (B, T, I) with ``batch_first=True``,
+                unbatched (T, I), or a ``torch.nn.utils.rnn.PackedSequence``.
+            hx: the initial state h_0, (L·D, B, H) or (L·D, H) unbatched; zeros when ``None``.
+
+        Returns:
+            ``(output, h_n)``: the last layer's hidden state at every step (every
+                layer's, concatenated, with skip connections), in the layout of the
+                input (a ``PackedSequence`` for packed input), and the final hidden
+                state of every layer and direction.
+        """
+        return super().forward(input, hx)
+
+
+class LSTM(_RNNBase):
+    r"""A stacked LSTM, a drop-in replacement for ``torch.nn.LSTM``, with LSTM variants.
+
+    Hochreiter & Schmidhuber (1997), with the forget gate of Gers et al. (2000). For each
+    layer $l$ and time step $t$, with $a = W^l_{ih} x^l_t + b^l_{ih} + W^l_{hh}
+    h^l_{t-1} + b^l_{hh}$ split in torch's order i, f, g, o:
+
+    $$i = \sigma(a_i),\quad f = \sigma(a_f),\quad g = \tanh(a_g),\quad o = \sigma(a_o),$$
+
+    $$c^l_t = f \odot c^l_{t-1} + i \odot g, \qquad h^l_t = o \odot \tanh(c^l_t),$$
+
+    with $x^1_t = x_t$ and $x^l_t = \delta(h^{l-1}_t)$ (dropout between layers in
+    training). ``variant`` selects the update of [`LSTMCell`][memnets.nn.cells.LSTMCell]
+    (``"peephole"`` adds ``weight_peephole_l{k}`` (3, H) parameters; ``"coupled"`` and
+    ``"no_forget"`` have three gate blocks). The update is
+    [`lstm_update`][memnets.functional.gates.lstm_update]. ``skip_connections=True`` adds the skips of
+    Graves (2013), as in [`RNN`][memnets.nn.rnn.RNN].
+
+    Args:
+        input_size: features of the input (I).
+        hidden_size: features of each layer's hidden and cell state (H).
+        num_layers: stacked layers (L).
+        bias: if ``False``, no $b_{ih}$, $b_{hh}$.
+        batch_first: input and output are (B, T, ·) instead of (T, B, ·) (not h_n, c_n).
+        dropout: dropout probability on each layer's output except the last, in training.
+        bidirectional: run every layer in both directions (D = 2).
+        proj_size: must be 0 (LSTM projections are not implemented); kept so that
+            torch's positional arguments line up.
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+        variant: ``"vanilla"`` (torch's LSTM), ``"peephole"``, ``"coupled"`` or
+            ``"no_forget"`` (keyword only).
+        skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
+            (keyword only; ``False`` is exactly ``torch.nn.LSTM``).
+
+    Shapes:
+        input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
+        hx = (h_0, c_0) and (h_n, c_n): each (L·D, B, H), or (L·D, H) unbatched;
+        output: (T, B, D·H) ((T, B, L·D·H) with skip connections).
+        Parameters, as in torch: ``weight_ih_l{k}`` (G·H, I_k), ``weight_hh_l{k}``
+        (G·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), ``_reverse`` for the second
+        direction, G = 4 (3 for coupled and no_forget).
+
+    Example:
+        >>> lstm = LSTM(10, 20, num_layers=2, batch_first=True)
+        >>> output, (h_n, c_n) = lstm(torch.randn(3, 5, 10))   # (3, 5, 20), (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        variant: str = "vanilla",
+        skip_connections: bool = False,
+    ) -> None:
+        if proj_size != 0:
+            raise NotImplementedError("LSTM: proj_size > 0 (LSTM with projections) is not implemented")
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype, variant=variant, skip_connections=skip_connections)
+
+    def forward(
+        self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
+        """Run the LSTM over a sequence.
+
+        Args:
+            input: the sequence, (T, B, I), (B, T, I) with ``batch_first=True``,
+                unbatched (T, I), or a ``torch.nn.utils.rnn.PackedSequence``.
+            hx: the initial state ``(h_0, c_0)``, each (L·D, B, H) or (L·D, H)
+                unbatched; zeros when ``None``.
+
+        Returns:
+            ``(output, (h_n, c_n))``: the last layer's hidden state at every step
+                (every layer's, concatenated, with skip connections), in the layout of
+                the input (a ``PackedSequence`` for packed input), and the final hidden
+                and cell states of every layer and direction.
+        """
+        return super().forward(input, hx)
+
+
+class GRU(_RNNBase):
+    r"""A stacked GRU, a drop-in replacement for ``torch.nn.GRU``.
+
+    Cho et al. (2014), in torch's formulation (gate order r, z, n). For each layer $l$
+    and time step $t$:
+
+    $$r = \sigma(W_{ir} x^l_t + b_{ir} + W_{hr} h^l_{t-1} + b_{hr}),\quad
+      z = \sigma(W_{iz} x^l_t + b_{iz} + W_{hz} h^l_{t-1} + b_{hz}),$$
+
+    $$n = \tanh(W_{in} x^l_t + b_{in} + r \odot (W_{hn} h^l_{t-1} + b_{hn})),\qquad
+      h^l_t = (1 - z) \odot n + z \odot h^l_{t-1},$$
+
+    with $x^1_t = x_t$ and $x^l_t = \delta(h^{l-1}_t)$ (dropout between layers in
+    training). The update is [`gru_update`][memnets.functional.gates.gru_update].
+    ``skip_connections=True`` adds the skips of Graves (2013), as in [`RNN`][memnets.nn.rnn.RNN].
+
+    Args:
+        input_size: features of the input (I).
+        hidden_size: features of each layer's hidden state (H).
+        num_layers: stacked layers (L).
+        bias: if ``False``, no $b_{ih}$, $b_{hh}$.
+        batch_first: input and output are (B, T, ·) instead of (T, B, ·) (not h_n).
+        dropout: dropout probability on each layer's output except the last, in training.
+        bidirectional: run every layer in both directions (D = 2).
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+        skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
+            (keyword only; ``False`` is exactly ``torch.nn.GRU``).
+
+    Shapes:
+        input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
+        hx and h_n: (L·D, B, H), or (L·D, H) unbatched;
+        output: (T, B, D·H) ((T, B, L·D·H) with skip connections).
+        Parameters, as in torch: ``weight_ih_l{k}`` (3·H, I_k), ``weight_hh_l{k}``
+        (3·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3·H,), ``_reverse`` for the second
+        direction.
+
+    Example:
+        >>> gru = GRU(10, 20, bidirectional=True)
+        >>> output, h_n = gru(torch.randn(5, 3, 10))    # (5, 3, 40), (2, 3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        skip_connections: bool = False,
+    ) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype, skip_connections=skip_connections)
+
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
+        """Run the GRU over a sequence.
+
+        Args:
+            input: the sequence, (T, B, I), (B, T, I) with ``batch_first=True``,
+                unbatched (T, I), or a ``torch.nn.utils.rnn.PackedSequence``.
+            hx: the initial state h_0, (L·D, B, H) or (L·D, H) unbatched; zeros when ``None``.
+
+        Returns:
+            ``(output, h_n)``: the last layer's hidden state at every step (every
+                layer's, concatenated, with skip connections), in the layout of the
+                input (a ``PackedSequence`` for packed input), and the final hidden
+                state of every layer and direction.
+        """
+        return super().forward(input, hx)
