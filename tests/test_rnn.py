@@ -437,7 +437,7 @@ def test_lstm_state_errors():
 
 
 def test_constructor_errors():
-    with pytest.raises(NotImplementedError, match="proj_size"):
+    with pytest.raises(ValueError, match="proj_size"):
         LSTM(I, H, proj_size=2)
     with pytest.raises(ValueError, match="nonlinearity"):
         RNN(I, H, nonlinearity="gelu")

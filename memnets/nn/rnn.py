@@ -498,7 +498,7 @@ class LSTM(_RNNBase):
         skip_connections: bool = False,
     ) -> None:
         if proj_size != 0:
-            raise NotImplementedError("LSTM: proj_size > 0 (LSTM with projections) is not implemented")
+            raise ValueError(f"LSTM: expected proj_size=0 (memnets has no projected LSTM), got proj_size={proj_size}")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype, variant=variant, skip_connections=skip_connections)
 

@@ -32,6 +32,7 @@ __all__ = [
     "write_json",
     "load_checkpoint",
     "load",
+    "save_model",
 ]
 
 #: Format tag written into every checkpoint; :func:`load` refuses anything else.
@@ -68,6 +69,22 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> None:
+    """Write a checkpoint of a model trained or fitted outside :func:`~memnets.training.fit`.
+
+    The file holds the model's registered class name, constructor arguments and weights
+    (and any plain ``extra`` entries), is written atomically, and loads with
+    :func:`load`.
+
+    Args:
+        model: a module whose class is decorated with :func:`register_model`.
+        path: the file to write (``model.pt``).
+        **extra: plain values stored beside the weights (e.g. ``config=...``).
+    """
+    atomic_save({"format": CHECKPOINT_FORMAT, "model": model_spec(model), "state_dict": model.state_dict(),
+                 "step": 0, **extra}, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
