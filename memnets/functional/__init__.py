@@ -4,6 +4,7 @@ Nothing here owns parameters or state; modules in :mod:`memnets.nn` own the weig
 call these functions. Every function is importable as ``memnets.functional.<name>``.
 """
 
+from memnets.functional.addressing import circular_shift, content_weights, interpolate, sharpen
 from memnets.functional.gates import (
     ACTIVATIONS,
     LSTM_VARIANTS,
@@ -14,6 +15,7 @@ from memnets.functional.gates import (
     rnn_update,
     tree_lstm_update,
 )
+from memnets.functional.memory import memory_read, memory_write
 
 __all__ = [
     "ACTIVATIONS",
@@ -24,4 +26,10 @@ __all__ = [
     "lstm_update",
     "rnn_update",
     "tree_lstm_update",
+    "content_weights",
+    "interpolate",
+    "circular_shift",
+    "sharpen",
+    "memory_read",
+    "memory_write",
 ]

@@ -15,9 +15,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from memnets.data.bits import BitBatch, bits_per_sequence, masked_bce_loss, wrong_bits_per_sequence
+from memnets.data.bits import BATCH_DIMS, BitBatch, bits_per_sequence, masked_bce_loss, wrong_bits_per_sequence
 from memnets.training.checkpoint import write_json
 from memnets.training.config import TrainConfig, resolve_device
+from memnets.training.distributed import is_main_process
 from memnets.training.loop import Task
 
 __all__ = ["BitTask", "BitTaskConfig", "CONVERGED_WRONG_BITS", "build_bit_model", "evaluate_bits",
@@ -84,6 +85,8 @@ class BitTask(Task):
         curriculum_window: steps averaged before each curriculum decision.
         **kwargs: the training distribution, passed to ``make_batch``.
     """
+
+    batch_dim = BATCH_DIMS  # time-major: multi-process training splits dim 1 (lengths: dim 0)
 
     def __init__(
         self,
@@ -164,6 +167,7 @@ class BitTaskConfig(TrainConfig):
         shift_range: NTM shift range S (shifts -S..S).
         controller: NTM controller, ``"lstm"`` or ``"feedforward"``.
         memory_init: NTM memory initialisation, ``"constant"``, ``"learned"`` or ``"random"``.
+        weighting_init: NTM initial weightings, ``"first_slot"`` or ``"random"``.
         lstm_hidden_size: LSTM baseline units per layer.
         lstm_layers: LSTM baseline layers.
         eval_sequences: fresh sequences per evaluation (TASKS.md: 1,000).
@@ -180,6 +184,7 @@ class BitTaskConfig(TrainConfig):
     shift_range: int = 1
     controller: str = "lstm"
     memory_init: str = "constant"
+    weighting_init: str = "first_slot"
     lstm_hidden_size: int = 256
     lstm_layers: int = 3
     eval_sequences: int = 1000
@@ -196,7 +201,8 @@ def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn
     if cfg.model == "ntm":
         return NTM(input_size, output_size, controller_size=cfg.controller_size, memory_size=cfg.memory_size,
                    word_size=cfg.word_size, num_read_heads=cfg.num_read_heads, num_write_heads=cfg.num_write_heads,
-                   shift_range=cfg.shift_range, controller=cfg.controller, memory_init=cfg.memory_init)
+                   shift_range=cfg.shift_range, controller=cfg.controller, memory_init=cfg.memory_init,
+                   weighting_init=cfg.weighting_init)
     if cfg.model == "lstm":
         return LSTMBaseline(input_size, output_size, hidden_size=cfg.lstm_hidden_size, num_layers=cfg.lstm_layers)
     raise ValueError(f"build_bit_model: expected model 'ntm' or 'lstm', got {cfg.model!r}")
@@ -250,6 +256,8 @@ def run_bit_task(
     task = BitTask(make_batch, eval_sequences=cfg.eval_sequences,
                    curriculum=curriculum_key if cfg.curriculum else None, **train_kwargs)
     fit(model, task, cfg)
+    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
+        return {}
     device = resolve_device(cfg.device)
     out = Path(cfg.out)
 
@@ -296,8 +304,8 @@ def plot_bit_sequence(model: nn.Module, make_batch: Callable[..., BitBatch], png
     if callable(trace):
         logits, states = trace(batch.inputs[:length])
         plot_sequence(png_path, inputs, targets, torch.sigmoid(logits[:, 0]),
-                      write_weights=states["write_weights"][:, 0, 0], read_weights=states["read_weights"][:, 0, 0],
-                      memory=states["memory"][-1, 0])
+                      write_weights=states.write_weights[:, 0, 0], read_weights=states.read_weights[:, 0, 0],
+                      memory=states.memory[-1, 0])
     else:
         logits, _ = model(batch.inputs[:length])
         plot_sequence(png_path, inputs, targets, torch.sigmoid(logits[:, 0]))

@@ -89,16 +89,17 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: flo
     """Build the optimiser a :class:`~memnets.training.TrainConfig` names.
 
     Args:
-        name: ``"adam"``, ``"rmsprop"`` (:class:`GravesRMSprop`) or ``"sgd"``.
+        name: ``"adam"``, ``"amsgrad"`` (Adam with the AMSGrad maximum of Reddi, Kale &
+            Kumar 2018), ``"rmsprop"`` (:class:`GravesRMSprop`) or ``"sgd"``.
         params: the parameters.
         lr: learning rate.
         momentum: momentum for RMSprop and SGD.
         weight_decay: L2 penalty.
     """
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name in ("adam", "amsgrad"):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, amsgrad=name == "amsgrad")
     if name == "rmsprop":
         return GravesRMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ValueError(f"make_optimizer: expected 'adam', 'rmsprop' or 'sgd', got {name!r}")
+    raise ValueError(f"make_optimizer: expected 'adam', 'amsgrad', 'rmsprop' or 'sgd', got {name!r}")

@@ -1,0 +1,156 @@
+"""Training throughput of the NTM on the copy task, against a plain LSTM of similar size.
+
+    python -m benchmarks.bench_ntm [--batch-sizes 1 64] [--threads 2] [--device cpu]
+                                   [--lengths sequence|batch] [--rounds 5] [--json out.json]
+
+Measures sequences per second of whole training steps (forward, backward and an Adam
+step) of :class:`memnets.NTM` with its default sizes (LSTM controller of 100 units,
+128 x 20 memory, one read and one write head, shifts -1..1) on copy-task batches
+(9 input channels, 8 output, L ~ U{1..20}; :func:`memnets.data.copy_batch` and
+:func:`memnets.data.masked_bce_loss`). The baseline is a 3-layer ``torch.nn.LSTM`` with a
+linear read-out (Graves et al. 2014, §4), its hidden size chosen so that its parameter
+count is the closest to the NTM's.
+
+``--lengths sequence`` (default) draws L per sequence and pads each batch to its longest
+(T = 2 max L + 1, what the library's task scripts train on); ``--lengths batch`` draws one
+L per batch, as pytorch-ntm does. Both models see the same batches. Each round runs every
+model once over the same pool of batches, models interleaved; the reported figure is the
+median over rounds (robust to other processes on a shared machine). Data generation is
+not timed. The last two columns divide by the process's CPU time instead of wall-clock
+time: with ``--threads 1`` on a busy machine they approximate the figures of an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+import torch
+from torch import Tensor, nn
+
+from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
+from memnets.nn.ntm import NTM
+
+#: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
+_IN, _OUT = 9, 8
+#: Fewest batches per round: L varies per sequence (``"sequence"``) or per batch (``"batch"``).
+_MIN_BATCHES = {"sequence": 8, "batch": 24}
+#: Layers of the LSTM baseline (Graves et al. 2014 compare against a 3-layer LSTM).
+_LSTM_LAYERS = 3
+
+
+class LSTMReadout(nn.Module):
+    """A stacked ``torch.nn.LSTM`` with a linear read-out: ``(T, B, in) -> (T, B, out)``."""
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int, num_layers: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=num_layers)
+        self.readout = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, None]:
+        hidden, _ = self.lstm(x)
+        return self.readout(hidden), None
+
+
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def matched_lstm(target: int, num_layers: int) -> LSTMReadout:
+    """The LSTM baseline whose parameter count is the closest to ``target``."""
+    best = min(range(4, 512), key=lambda h: abs(count(LSTMReadout(_IN, _OUT, h, num_layers)) - target))
+    return LSTMReadout(_IN, _OUT, best, num_layers)
+
+
+def make_batches(batch_size: int, num: int, lengths: str, seed: int, device: torch.device) -> list[BitBatch]:
+    gen = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(num):
+        if lengths == "batch":
+            length = int(torch.randint(1, 21, (1,), generator=gen))
+            batches.append(copy_batch(batch_size, length=length, generator=gen, device=device))
+        else:
+            batches.append(copy_batch(batch_size, generator=gen, device=device))
+    return batches
+
+
+def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list[BitBatch],
+                sync) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds for one training step on each batch."""
+    sync()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for batch in batches:
+        logits, _ = model(batch.inputs)
+        loss = masked_bce_loss(logits, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync()
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--lengths", choices=["sequence", "batch"], default="sequence",
+                        help="draw L per sequence (padded batches) or one L per batch")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per batch size (median reported)")
+    parser.add_argument("--sequences", type=int, default=128,
+                        help="sequences per round (at least 8 batches, 24 with --lengths batch)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+    torch.manual_seed(args.seed)
+    ntm = NTM(_IN, _OUT).to(device)
+    lstm = matched_lstm(count(ntm), _LSTM_LAYERS).to(device)
+    models = {"NTM": ntm, "LSTM": lstm}
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, lengths per {args.lengths}")
+    print(f"NTM: {count(ntm):,} parameters (controller 100, memory 128 x 20, 1 read + 1 write head)")
+    print(f"LSTM: {count(lstm):,} parameters ({_LSTM_LAYERS} layers x {lstm.lstm.hidden_size} + read-out)")
+
+    results = {"device": str(device), "threads": torch.get_num_threads(), "lengths": args.lengths,
+               "torch": torch.__version__, "params": {k: count(m) for k, m in models.items()}, "batch": {}}
+    print(f"\n{'batch':>5} {'T mean':>7} {'NTM seq/s':>10} {'LSTM seq/s':>11} {'LSTM/NTM':>9} "
+          f"{'NTM seq/cpu-s':>12} {'LSTM seq/cpu-s':>13}")
+    for batch_size in args.batch_sizes:
+        # Enough batches that the pool's lengths are representative (one L per batch needs more).
+        num = max(_MIN_BATCHES[args.lengths], math.ceil(args.sequences / batch_size))
+        batches = make_batches(batch_size, num, args.lengths, args.seed + batch_size, device)
+        mean_t = statistics.mean(b.inputs.shape[0] for b in batches)
+        optimizers = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+        for name, model in models.items():  # warm-up: allocator, thread pools, lazy inits
+            train_round(model, optimizers[name], batches[:2], sync)
+        rates = {name: [] for name in models}
+        cpu_rates = {name: [] for name in models}
+        for _ in range(args.rounds):
+            for name, model in models.items():
+                seconds, cpu_seconds = train_round(model, optimizers[name], batches, sync)
+                rates[name].append(num * batch_size / seconds)
+                cpu_rates[name].append(num * batch_size / max(cpu_seconds, 1e-9))
+        median = {name: statistics.median(r) for name, r in rates.items()}
+        cpu_median = {name: statistics.median(r) for name, r in cpu_rates.items()}
+        results["batch"][batch_size] = {"mean_T": mean_t, "seq_per_s": median, "rounds": rates,
+                                        "seq_per_cpu_s": cpu_median}
+        print(f"{batch_size:>5} {mean_t:>7.1f} {median['NTM']:>10.1f} {median['LSTM']:>11.1f} "
+              f"{median['LSTM'] / median['NTM']:>8.2f}x {cpu_median['NTM']:>12.1f} {cpu_median['LSTM']:>13.1f}")
+        sys.stdout.flush()
+
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
