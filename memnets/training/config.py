@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Sequence, TypeVar
 
 import torch
 
-__all__ = ["TrainConfig", "parse_config", "resolve_device"]
+__all__ = ["AMP_DTYPES", "TrainConfig", "parse_config", "resolve_device"]
 
 C = TypeVar("C", bound="TrainConfig")
+
+#: Learning-rate schedules of ``TrainConfig.lr_schedule``.
+LR_SCHEDULES = ("constant", "cosine")
+
+#: Optimisers :func:`~memnets.training.optim.make_optimizer` builds.
+OPTIMIZERS = ("adam", "amsgrad", "rmsprop", "sgd")
+
+#: Mixed-precision settings of ``TrainConfig.amp``: the autocast dtype of each.
+AMP_DTYPES = {None: None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -26,7 +37,7 @@ class TrainConfig:
         seed: seeds the model's initialisation (in the task script) and the data stream.
         steps: number of optimiser steps.
         batch_size: sequences (or trees, graphs) per step.
-        optimizer: ``"adam"``, ``"rmsprop"`` (the centred form of Graves 2013,
+        optimizer: ``"adam"``, ``"amsgrad"``, ``"rmsprop"`` (the centred form of Graves 2013,
             :class:`~memnets.training.optim.GravesRMSprop`) or ``"sgd"``.
         lr: learning rate.
         momentum: momentum of RMSprop and SGD.
@@ -41,6 +52,20 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
         resume: continue from ``out/model.pt`` if it exists, bit for bit.
         progress: show a tqdm progress bar.
+        compile: compile the model's per-step function with ``torch.compile`` (the
+            NTM step, the recurrent cells, the graph layers), not the unrolled sequence;
+            see :func:`~memnets.training.compilation.compile_steps`.
+        lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
+            to ``lr * min_lr_ratio`` along half a cosine over ``steps``
+            (Loshchilov & Hutter 2017, without restarts). It is computed from the step
+            number alone, so a resumed run follows the same schedule.
+        min_lr_ratio: the final learning rate of the cosine schedule, as a fraction of ``lr``.
+        amp: ``None`` (full precision) or ``"bf16"``: run the forward pass and the loss
+            under ``torch.autocast`` in bfloat16 (the NTM keeps its addressing in float32).
+            Evaluation always runs in full precision.
+
+    Multi-process training (``torchrun --nproc_per_node=N``) needs no setting:
+    ``batch_size`` is the global batch and must be divisible by N.
     """
 
     out: str = "runs/default"
@@ -59,16 +84,26 @@ class TrainConfig:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
+    lr_schedule: str = "constant"
+    min_lr_ratio: float = 0.05
+    compile: bool = False
+    amp: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "steps" else 1):
                 raise ValueError(f"TrainConfig: expected {name} to be a positive integer, got {value!r}")
-        if self.optimizer not in ("adam", "rmsprop", "sgd"):
-            raise ValueError(f"TrainConfig: expected optimizer in ('adam', 'rmsprop', 'sgd'), got {self.optimizer!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig: expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig: expected lr > 0, got {self.lr!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainConfig: expected lr_schedule in {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"TrainConfig: expected 0 <= min_lr_ratio <= 1, got {self.min_lr_ratio!r}")
+        if self.amp not in AMP_DTYPES:
+            raise ValueError(f"TrainConfig: expected amp in {tuple(AMP_DTYPES)}, got {self.amp!r}")
         for name in ("clip_norm", "clip_value"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -113,7 +148,8 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
         names = [f"--{field.name.replace('_', '-')}"]
         if "_" in field.name:
             names.append(f"--{field.name}")
-        args = typing.get_args(hint)
+        # Unwrap ``X | None`` only; ``tuple[int, ...]`` keeps its own arguments.
+        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
         optional = type(None) in args
         base = next((a for a in args if a is not type(None)), hint) if args else hint
         if base is bool:
@@ -146,3 +182,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"expected an available device, got {device!r} but CUDA is not available")
     return resolved
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    r"""The learning rate of optimiser step ``step`` (0-based) under ``cfg.lr_schedule``.
+
+    $$\eta_s = \eta_{\min} + \tfrac12 (\eta - \eta_{\min})\bigl(1 + \cos(\pi s / S)\bigr)$$
+
+    for ``"cosine"`` (S = ``cfg.steps``, $\eta_{\min}$ = ``lr * min_lr_ratio``); ``lr``
+    for ``"constant"``.
+    """
+    if cfg.lr_schedule == "constant" or cfg.steps == 0:
+        return cfg.lr
+    low = cfg.lr * cfg.min_lr_ratio
+    return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))

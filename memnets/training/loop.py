@@ -10,14 +10,22 @@ Reproducibility: the data of step ``s`` come from a generator seeded with
 ``(seed, s)`` alone, so a resumed run sees exactly the batches an uninterrupted run
 would have seen; the global torch RNG (dropout, random memory initialisation) is saved
 in the checkpoint and restored.
+
+Scaling up: the same loop runs under ``torchrun`` with DistributedDataParallel (every rank
+draws the global batch of a step and keeps its slice, see :meth:`Task.shard`; rank 0 alone
+writes metrics and checkpoints), compiles the models' per-step functions with
+``--compile`` (:func:`~memnets.training.compilation.compile_steps`) and runs the forward
+pass under bf16 autocast with ``--amp bf16``.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import random
 import signal
 import time
@@ -30,7 +38,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from memnets.training.checkpoint import CHECKPOINT_FORMAT, atomic_save, load_checkpoint, model_spec
-from memnets.training.config import TrainConfig, resolve_device
+from memnets.training.compilation import compile_steps
+from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, resolve_device
+from memnets.training.distributed import DistributedContext, get_world_size, process_group, shard_batch
 from memnets.training.optim import make_optimizer
 
 __all__ = ["Task", "FitResult", "NonFiniteLossError", "fit", "step_generator", "EVAL_SEED"]
@@ -38,6 +48,8 @@ __all__ = ["Task", "FitResult", "NonFiniteLossError", "fit", "step_generator", "
 #: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
 EVAL_SEED = 2_147_483_647
 _STEP_SEED_STRIDE = 1_000_003
+#: Offset between the global-RNG seeds of ranks > 0 (dropout, random initial memories).
+_RANK_SEED_OFFSET = 2**40
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -57,8 +69,17 @@ class Task(abc.ABC):
     """What :func:`fit` needs from a task: data, a loss, an evaluation.
 
     Subclass it and implement :meth:`sample` and :meth:`loss`; :meth:`evaluate`,
-    :meth:`curriculum` and the state methods are optional.
+    :meth:`curriculum` and the state methods are optional. For multi-process training
+    set :attr:`batch_dim` to where the batch dimension of :meth:`sample`'s tensors is,
+    or override :meth:`shard`.
     """
+
+    #: The batch dimension of the tensors :meth:`sample` returns, used by the default
+    #: :meth:`shard`: one int for all of them (0 batch-first, 1 time-major), or a
+    #: structure shaped like the batch (``BitBatch(inputs=1, targets=1, mask=1,
+    #: lengths=0)``). ``None``: not declared; then only ``torch_geometric`` batches (split
+    #: by graph) can be sharded, so that time is never split by mistake.
+    batch_dim: Any = None
 
     @abc.abstractmethod
     def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> Any:
@@ -67,6 +88,20 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, dict[str, float]]:
         """Return the scalar loss to minimise and a dictionary of metrics to log."""
+
+    def shard(self, batch: Any, rank: int, world_size: int) -> Any:
+        """This rank's part of a global batch, in multi-process training.
+
+        :func:`fit` draws the *global* batch of every step on every rank (from the
+        generator seeded with ``(seed, step)``) and trains each rank on its shard, so
+        the ranks see disjoint data and a run matches the single-process run with the
+        same global batch. The default cuts every tensor along :attr:`batch_dim` into
+        ``world_size`` contiguous parts (:func:`~memnets.training.distributed.shard_batch`;
+        it also splits ``torch_geometric`` batches by graph). For the averaged rank
+        losses to equal the global loss, :meth:`loss` must be a mean over the batch's
+        items (sequences, trees, graphs).
+        """
+        return shard_batch(batch, rank, world_size, self.batch_dim)
 
     def evaluate(self, model: nn.Module, generator: torch.Generator, device: torch.device) -> dict[str, float]:
         """Periodic evaluation (called in eval mode under ``torch.no_grad``); default: none."""
@@ -155,6 +190,12 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     ``metrics.jsonl`` (one record per ``log_every`` steps with the loss and the task's
     metrics, and one per evaluation with keys prefixed ``eval/``).
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group (gloo on the CPU,
+    nccl on CUDA), trains a DistributedDataParallel copy of the model on every rank with
+    ``cfg.batch_size / world_size`` items of each global batch, logs the metrics averaged
+    over the ranks, writes files on rank 0 only, and leaves the group when it returns or
+    raises. The checkpoint holds the plain model's weights and resumes under any world size.
+
     Args:
         model: a module whose class is decorated with
             :func:`~memnets.nn.registry.register_model`.
@@ -168,12 +209,23 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
         NonFiniteLossError: on a NaN or infinite loss or gradient norm; the checkpoint on
             disk is the last good one.
         KeyboardInterrupt: after Ctrl-C, once the checkpoint has been written.
+        ValueError: if ``cfg.batch_size`` is not divisible by the number of processes.
     """
     spec = model_spec(model)  # fail early if the model cannot be checkpointed
+    world_size = get_world_size()
+    if cfg.batch_size % world_size:
+        raise ValueError(f"fit: expected batch_size (the global batch) divisible by the world size {world_size}, "
+                         f"got {cfg.batch_size}")
+    with process_group(resolve_device(cfg.device)) as ctx:
+        return _fit(model, task, cfg, spec, ctx)
+
+
+def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], ctx: DistributedContext) -> FitResult:
+    """The body of :func:`fit`, once the process group (if any) is up."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, jsonl_path = out / "model.pt", out / "metrics.jsonl"
-    device = resolve_device(cfg.device)
+    device = ctx.device
     model.to(device)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
 
@@ -187,31 +239,43 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
         task.load_state_dict(checkpoint["task_state"])
         _set_rng_state(checkpoint["rng"], device)
         step, last_eval = checkpoint["step"], dict(checkpoint.get("last_eval", {}))
-        _truncate_jsonl(jsonl_path, step)
-    elif jsonl_path.exists():
+        if ctx.is_main:
+            _truncate_jsonl(jsonl_path, step)
+    elif jsonl_path.exists() and ctx.is_main:
         jsonl_path.unlink()
+    if ctx.rank > 0:  # rank 0 keeps the single-process RNG stream; the others get their own
+        torch.manual_seed(cfg.seed * _STEP_SEED_STRIDE + step + ctx.rank * _RANK_SEED_OFFSET)
+    if cfg.compile:
+        compile_steps(model)
+    train_model = ctx.wrap(model)  # DistributedDataParallel with several processes, else the model
+    amp_dtype = AMP_DTYPES[cfg.amp]
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     def save() -> None:
-        atomic_save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "model": spec,
-                "state_dict": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
-                "rng": _rng_state(device),
-                "task_state": task.state_dict(),
-                "config": dataclasses.asdict(cfg),
-                "last_eval": last_eval,
-            },
-            ckpt_path,
-        )
+        if ctx.is_main:
+            atomic_save(
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "model": spec,
+                    "state_dict": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "rng": _rng_state(device),
+                    "task_state": task.state_dict(),
+                    "config": dataclasses.asdict(cfg),
+                    "world_size": ctx.world_size,
+                    "last_eval": last_eval,
+                },
+                ckpt_path,
+            )
+        ctx.barrier()
 
     history: list[dict[str, Any]] = []
     start, start_step = time.perf_counter(), step
-    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True, desc=out.name)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and ctx.is_main), dynamic_ncols=True,
+               desc=out.name)
     try:
-        with open(jsonl_path, "a") as log, _InterruptFlag() as interrupt:
+        with open(jsonl_path if ctx.is_main else os.devnull, "a") as log, _InterruptFlag() as interrupt:
 
             def record(entry: dict[str, Any]) -> None:
                 history.append(entry)
@@ -219,24 +283,31 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
                 log.flush()
 
             def evaluate() -> dict[str, float]:
-                model.eval()
-                with torch.no_grad():
-                    results = task.evaluate(model, torch.Generator().manual_seed(EVAL_SEED), device)
-                model.train()
-                return {k: float(v) for k, v in results.items()}
+                results: dict[str, float] = {}
+                if ctx.is_main:  # rank 0 evaluates, the others take its results
+                    model.eval()
+                    with torch.no_grad():
+                        results = task.evaluate(model, torch.Generator().manual_seed(EVAL_SEED), device)
+                    model.train()
+                    results = {k: float(v) for k, v in results.items()}
+                return ctx.broadcast(results)
 
             while step < cfg.steps:
-                model.train()
+                train_model.train()
                 batch = task.sample(cfg.batch_size, step_generator(cfg.seed, step), device)
-                loss, metrics = task.loss(model, batch)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
+                if ctx.enabled:
+                    batch = task.shard(batch, ctx.rank, ctx.world_size)
+                with autocast:
+                    loss, metrics = task.loss(train_model, batch)
+                # Averaged over the ranks, so that every rank takes the same decisions below.
+                metrics = ctx.mean({"loss": loss.item(), **{k: float(v) for k, v in metrics.items()}})
+                if not math.isfinite(metrics["loss"]):
                     raise NonFiniteLossError(
-                        f"fit: the loss became {loss_value} at step {step + 1}; stopping. "
+                        f"fit: the loss became {metrics['loss']} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # DistributedDataParallel averages the gradients over the ranks
                 if cfg.clip_value is not None:
                     nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
                 max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
@@ -246,9 +317,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
                         f"fit: the gradient norm became {float(grad_norm)} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(cfg, step)
                 optimizer.step()
                 step += 1
-                metrics = {"loss": loss_value, **{k: float(v) for k, v in metrics.items()}}
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
                     elapsed = time.perf_counter() - start
@@ -266,10 +338,11 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
                 bar.update(1)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     save()
-                if interrupt.raised:
+                if ctx.any(interrupt.raised):  # every rank stops at the same step
                     save()
                     bar.close()
-                    print(f"Interrupted at step {step}; checkpoint written to {ckpt_path} (resume with --resume).")
+                    if ctx.is_main:
+                        print(f"Interrupted at step {step}; checkpoint written to {ckpt_path} (resume with --resume).")
                     raise KeyboardInterrupt
     finally:
         bar.close()
