@@ -20,10 +20,11 @@ class CopyConfig(BitTaskConfig):
     """Copy task: NTM (or --model lstm) on L ~ U{min_len..max_len}, tested at longer lengths."""
 
     out: str = "runs/copy"
-    steps: int = 3000
-    batch_size: int = 32
-    lr: float = 1e-3
-    eval_every: int = 250
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    eval_every: int = 200
     min_len: int = 1
     max_len: int = 20
     test_lengths: tuple[int, ...] = (30, 50, 80, 120)

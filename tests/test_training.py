@@ -180,3 +180,15 @@ def test_parse_config_overrides_and_validation():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=0)
+
+
+def test_cosine_learning_rate_schedule():
+    from memnets.training.config import learning_rate
+
+    cfg = TrainConfig(lr=1.0, steps=100, lr_schedule="cosine", min_lr_ratio=0.1)
+    assert learning_rate(cfg, 0) == pytest.approx(1.0)
+    assert learning_rate(cfg, 50) == pytest.approx(0.55)
+    assert learning_rate(cfg, 100) == pytest.approx(0.1)
+    assert learning_rate(TrainConfig(lr=0.3), 77) == 0.3
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
