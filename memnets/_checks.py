@@ -1,7 +1,7 @@
 """Shape checks shared by every layer of memnets.
 
 Shapes written in a docstring go stale unless something checks them. Every public
-function and module of memnets validates its inputs with :func:`check_shapes`, which
+function and module of memnets validates its inputs with `check_shapes`, which
 binds named dimensions across tensors (like einops) and raises a ``ValueError`` that
 names the expected and the received shape.
 """
@@ -40,7 +40,7 @@ def check_shapes(__where: str, /, **specs) -> dict[str, int]:
     Raises:
         ValueError: if a tensor has the wrong rank or a dimension disagrees.
 
-    Example:
+    Examples:
         >>> import torch
         >>> check_shapes("f", a=(torch.zeros(2, 3), "B N"), b=(torch.zeros(2), "B"))
         {'B': 2, 'N': 3}

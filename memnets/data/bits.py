@@ -5,7 +5,7 @@ Graves, Wayne & Danihelka (2014), "Neural Turing Machines", arXiv:1410.5401, §4
 encodings are those of the project's task specification (TASKS.md), reproduced on the
 "Task data" page of the documentation with a drawing of each layout.
 
-Every generator returns a :class:`BitBatch` of time-major tensors:
+Every generator returns a `BitBatch` of time-major tensors:
 
 * ``inputs`` (T, B, C_in) float: what the model reads;
 * ``targets`` (T, B, C_out) float in {0, 1}: what it should write (zero outside the answer
@@ -21,10 +21,10 @@ All randomness comes from the ``generator`` argument (a CPU ``torch.Generator``;
 ``None`` uses torch's default generator). Tensors are built on the CPU and then moved to
 ``device``, so a seed gives the same batch on every device.
 
-Metrics (TASKS.md): :func:`bits_per_sequence` (the cross-entropy of the target bits in
-bits, Graves et al. 2014) and :func:`wrong_bits_per_sequence` (the number of wrongly
+Metrics (TASKS.md): `bits_per_sequence` (the cross-entropy of the target bits in
+bits, Graves et al. 2014) and `wrong_bits_per_sequence` (the number of wrongly
 thresholded bits, the "cost" or "error" of later reimplementations), both summed over each
-sequence's answer phase and averaged over the batch; :func:`masked_bce_loss` is the
+sequence's answer phase and averaged over the batch; `masked_bce_loss` is the
 training loss.
 """
 
@@ -61,7 +61,7 @@ __all__ = [
 #: the mean and standard deviation of U{1..10} (TASKS.md). Kept fixed for any R range,
 #: so a model trained on R ≤ 10 reads R = 20 as it would have during training.
 REPEAT_COUNT_MEAN = 5.5
-#: See :data:`REPEAT_COUNT_MEAN`.
+#: See `REPEAT_COUNT_MEAN`.
 REPEAT_COUNT_STD = 2.872
 
 #: Priorities of the priority-sort task are drawn from U[PRIORITY_LOW, PRIORITY_HIGH).
@@ -83,7 +83,7 @@ class BitBatch(NamedTuple):
         lengths: (B,) long, the number of steps T_b of each sequence (T = max T_b; steps
             T_b..T−1 of sequence b are zero padding).
 
-    Example:
+    Examples:
         >>> batch = copy_batch(2, length=3, generator=torch.Generator().manual_seed(0))
         >>> batch.inputs.shape, batch.targets.shape, batch.mask.shape, batch.lengths.tolist()
         (torch.Size([7, 2, 9]), torch.Size([7, 2, 8]), torch.Size([7, 2]), [7, 7])
@@ -99,7 +99,7 @@ class BitBatch(NamedTuple):
         return BitBatch(*(tensor.to(device) for tensor in self))
 
 
-#: Where the batch dimension of each field of a :class:`BitBatch` is (for splitting a
+#: Where the batch dimension of each field of a `BitBatch` is (for splitting a
 #: batch between processes, e.g. ``Task.batch_dim``).
 BATCH_DIMS = BitBatch(inputs=1, targets=1, mask=1, lengths=0)
 
@@ -224,7 +224,7 @@ def copy_batch(
         bits: data bits per vector (8 in the paper); the delimiter is channel ``bits``.
 
     Returns:
-        A :class:`BitBatch`.
+        A `BitBatch`.
 
     Shapes:
         inputs (T, B, bits + 1), targets (T, B, bits), mask (T, B), lengths (B,), with
@@ -233,7 +233,7 @@ def copy_batch(
     Raises:
         ValueError: for a non-positive size, or ``min_len > max_len``.
 
-    Example:
+    Examples:
         >>> batch = copy_batch(4, max_len=5, generator=torch.Generator().manual_seed(0))
         >>> batch.inputs.shape[1:], batch.targets.shape[1:]
         (torch.Size([4, 9]), torch.Size([4, 8]))
@@ -307,7 +307,7 @@ def repeat_copy_batch(
             repeat count input channel ``bits + 1``, the end marker target channel ``bits``.
 
     Returns:
-        A :class:`BitBatch`.
+        A `BitBatch`.
 
     Shapes:
         inputs (T, B, bits + 2), targets (T, B, bits + 1), mask (T, B), lengths (B,), with
@@ -316,7 +316,7 @@ def repeat_copy_batch(
     Raises:
         ValueError: for a non-positive size or count, or a minimum above its maximum.
 
-    Example:
+    Examples:
         >>> batch = repeat_copy_batch(2, length=3, repeats=2, generator=torch.Generator().manual_seed(0))
         >>> batch.inputs.shape, batch.targets.shape
         (torch.Size([11, 2, 10]), torch.Size([11, 2, 9]))
@@ -399,7 +399,7 @@ def associative_recall_batch(
         item_len: n, vectors per item (3).
 
     Returns:
-        A :class:`BitBatch`.
+        A `BitBatch`.
 
     Shapes:
         inputs (T, B, bits + 2), targets (T, B, bits), mask (T, B), lengths (B,), with
@@ -409,7 +409,7 @@ def associative_recall_batch(
         ValueError: for a non-positive size, fewer than two items, or
             ``min_items > max_items``.
 
-    Example:
+    Examples:
         >>> batch = associative_recall_batch(3, items=4, generator=torch.Generator().manual_seed(0))
         >>> batch.inputs.shape, batch.targets.shape, batch.lengths.tolist()
         (torch.Size([24, 3, 8]), torch.Size([24, 3, 6]), [24, 24, 24])
@@ -490,7 +490,7 @@ def priority_sort_batch(
             delimiter channel ``bits + 1``.
 
     Returns:
-        A :class:`BitBatch`.
+        A `BitBatch`.
 
     Shapes:
         inputs (T, B, bits + 2), targets (T, B, bits), mask (T, B), lengths (B,), with
@@ -499,7 +499,7 @@ def priority_sort_batch(
     Raises:
         ValueError: for a non-positive size, or ``num_outputs > num_inputs``.
 
-    Example:
+    Examples:
         >>> batch = priority_sort_batch(2, generator=torch.Generator().manual_seed(0))
         >>> batch.inputs.shape, batch.targets.shape, batch.lengths.tolist()
         (torch.Size([37, 2, 10]), torch.Size([37, 2, 8]), [37, 37])
@@ -563,7 +563,7 @@ def bits_per_sequence(logits: Tensor, batch: BitBatch) -> Tensor:
 
     Args:
         logits: the model's outputs before the sigmoid.
-        batch: the :class:`BitBatch` the model read.
+        batch: the `BitBatch` the model read.
 
     Returns:
         A scalar tensor (float32, or float64 for float64 logits), differentiable.
@@ -571,7 +571,7 @@ def bits_per_sequence(logits: Tensor, batch: BitBatch) -> Tensor:
     Shapes:
         logits (T, B, C_out) with T, B, C_out those of ``batch.targets`` -> ().
 
-    Example:
+    Examples:
         >>> batch = copy_batch(2, length=3, generator=torch.Generator().manual_seed(0))
         >>> bits_per_sequence(torch.zeros_like(batch.targets), batch)  # 3 steps x 8 bits
         tensor(24.)
@@ -594,7 +594,7 @@ def wrong_bits_per_sequence(logits: Tensor, batch: BitBatch) -> Tensor:
 
     Args:
         logits: the model's outputs before the sigmoid.
-        batch: the :class:`BitBatch` the model read.
+        batch: the `BitBatch` the model read.
 
     Returns:
         A scalar float32 tensor (no gradient).
@@ -602,7 +602,7 @@ def wrong_bits_per_sequence(logits: Tensor, batch: BitBatch) -> Tensor:
     Shapes:
         logits (T, B, C_out) with T, B, C_out those of ``batch.targets`` -> ().
 
-    Example:
+    Examples:
         >>> batch = copy_batch(2, length=3, generator=torch.Generator().manual_seed(0))
         >>> wrong_bits_per_sequence(batch.targets * 2 - 1, batch)  # perfect logits
         tensor(0.)
@@ -619,7 +619,7 @@ def masked_bce_loss(logits: Tensor, batch: BitBatch) -> Tensor:
       \mathrm{BCE}(z_{tbc}, y_{tbc})$$
 
     in nats, with $A_b$ the answer-phase steps of sequence b. Why the mean per bit and not
-    the sum per sequence: within a batch it is :func:`bits_per_sequence` times a constant
+    the sum per sequence: within a batch it is `bits_per_sequence` times a constant
     (every bit weighs the same, as in that metric), and its size does not grow with the
     sequence length, so the learning rate and the gradient-norm clipping keep their meaning
     across tasks, generalisation lengths and the stages of a length curriculum (it is also
@@ -630,7 +630,7 @@ def masked_bce_loss(logits: Tensor, batch: BitBatch) -> Tensor:
 
     Args:
         logits: the model's outputs before the sigmoid.
-        batch: the :class:`BitBatch` the model read.
+        batch: the `BitBatch` the model read.
 
     Returns:
         A differentiable scalar tensor (float32, or float64 for float64 logits).
@@ -638,7 +638,7 @@ def masked_bce_loss(logits: Tensor, batch: BitBatch) -> Tensor:
     Shapes:
         logits (T, B, C_out) with T, B, C_out those of ``batch.targets`` -> ().
 
-    Example:
+    Examples:
         >>> batch = copy_batch(2, length=3, generator=torch.Generator().manual_seed(0))
         >>> masked_bce_loss(torch.zeros_like(batch.targets), batch)  # ln 2
         tensor(0.6931)

@@ -55,7 +55,7 @@ def sine_mixture_series(batch_size: int, *, steps: int = SERIES_STEPS, generator
     Shapes:
         -> (T, B, 1).
 
-    Example:
+    Examples:
         >>> s = sine_mixture_series(4, generator=torch.Generator().manual_seed(0))
         >>> s.shape
         torch.Size([60, 4, 1])
@@ -93,7 +93,7 @@ def forecast_windows(series: Tensor, horizon: int = HORIZON_STEPS) -> Tensor:
     Shapes:
         series: (T, B, 1) -> (T − horizon, B, horizon).
 
-    Example:
+    Examples:
         >>> forecast_windows(torch.arange(5.).reshape(5, 1, 1), 2)[:, 0]
         tensor([[1., 2.],
                 [2., 3.],
@@ -113,7 +113,7 @@ def adding_problem(batch_size: int, length: int, *, generator: torch.Generator |
     Hochreiter & Schmidhuber (1997), experiment 4, in the form of Le, Jaitly & Hinton
     (2015): channel 0 holds $U[0, 1]$ numbers, channel 1 marks two of them, one in each
     half of the sequence; the target is their sum. Always answering 1 scores an MSE of
-    1/6 (:data:`ADDING_BASELINE_MSE`); solving it needs a memory of ``length`` steps.
+    1/6 (`ADDING_BASELINE_MSE`); solving it needs a memory of ``length`` steps.
 
     Args:
         batch_size: sequences B.
@@ -127,7 +127,7 @@ def adding_problem(batch_size: int, length: int, *, generator: torch.Generator |
     Shapes:
         -> x (T, B, 2), y (B, 1).
 
-    Example:
+    Examples:
         >>> x, y = adding_problem(3, 20, generator=torch.Generator().manual_seed(0))
     """
     _check_batch("adding_problem", batch_size)

@@ -32,7 +32,7 @@ def corpus_path(name: str = "tempest") -> Path:
 def load_corpus(name: str = "tempest") -> str:
     """The text of a shipped corpus.
 
-    Example:
+    Examples:
         >>> text = load_corpus()
         >>> text[:11]
         'THE TEMPEST'
@@ -46,7 +46,7 @@ class CharVocabulary:
     Args:
         text: the text whose characters make the vocabulary.
 
-    Example:
+    Examples:
         >>> vocab = CharVocabulary("abca")
         >>> vocab.encode("cab").tolist(), vocab.decode(torch.tensor([0, 2]))
         ([2, 0, 1], 'ac')

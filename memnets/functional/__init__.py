@@ -1,6 +1,6 @@
 """Pure functions: the gate arithmetic, NTM addressing and memory access.
 
-Nothing here owns parameters or state; modules in :mod:`memnets.nn` own the weights and
+Nothing here owns parameters or state; modules in `memnets.nn` own the weights and
 call these functions. Every function is importable as ``memnets.functional.<name>``.
 """
 

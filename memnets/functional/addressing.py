@@ -6,17 +6,17 @@ emitted parameters into a weighting $w_t$ over the $N$ memory slots in four stag
 $$w^c_t \xrightarrow{\;g_t\;} w^g_t \xrightarrow{\;s_t\;} \tilde w_t
   \xrightarrow{\;\gamma_t\;} w_t$$
 
-:func:`content_weights` (eqs. 5-6), :func:`interpolate` (eq. 7), :func:`circular_shift`
-(eq. 8) and :func:`sharpen` (eq. 9). All functions take already-activated parameters
+`content_weights` (eqs. 5-6), `interpolate` (eq. 7), `circular_shift`
+(eq. 8) and `sharpen` (eq. 9). All functions take already-activated parameters
 (strengths $\beta \ge 0$, gates in $[0, 1]$, shift weights on the simplex, $\gamma \ge 1$),
 handle many heads at once, and are pure: no parameters, no state, no in-place operations.
 
 Shapes: ``B`` batch, ``H`` heads, ``N`` memory slots, ``W`` word size, ``S`` shift range
 (``2S+1`` allowed offsets $-S..S$).
 
-Each public function validates its inputs with :func:`~memnets._checks.check_shapes` and
+Each public function validates its inputs with `check_shapes` and
 then calls a private, unchecked twin (``_content_weights``, ...) that holds the arithmetic.
-:class:`memnets.NTMCell` validates once at its boundary and calls the twins directly on
+`memnets.NTMCell` validates once at its boundary and calls the twins directly on
 its per-step hot path, so the maths lives in exactly one place.
 """
 
@@ -33,7 +33,7 @@ __all__ = ["content_weights", "interpolate", "circular_shift", "sharpen"]
 #: similarity with an all-zero key or memory row is 0 (not NaN) and its gradient finite.
 _EPSILON = 1e-6
 
-#: Weights below this are raised to it before the logarithm in :func:`sharpen`, so that
+#: Weights below this are raised to it before the logarithm in `sharpen`, so that
 #: $w^\gamma$ and its gradients stay finite at $w = 0$. For weightings on the simplex
 #: (max entry $\ge 1/N$) the clamp changes the result by less than float32 resolution.
 _MIN_WEIGHT = 1e-16
@@ -43,7 +43,7 @@ _MIN_WEIGHT = 1e-16
 
 
 def _content_weights(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
-    """Unchecked :func:`content_weights`: (B,N,W), (B,H,W), (B,H) -> (B,H,N)."""
+    """Unchecked `content_weights`: (B,N,W), (B,H,W), (B,H) -> (B,H,N)."""
     dots = torch.bmm(keys, memory.transpose(1, 2))  # k . M(i), (B, H, N)
     # 1 / sqrt(|u|^2 + eps): finite value and gradient at u = 0.
     inv_memory_norm = torch.rsqrt((memory * memory).sum(-1) + _EPSILON)  # (B, N)
@@ -92,7 +92,7 @@ def content_weights(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
 
 
 def _interpolate(w_content: Tensor, w_prev: Tensor, gate: Tensor) -> Tensor:
-    """Unchecked :func:`interpolate`: (B,H,N), (B,H,N), (B,H) -> (B,H,N)."""
+    """Unchecked `interpolate`: (B,H,N), (B,H,N), (B,H) -> (B,H,N)."""
     # lerp(start, end, g) = start + g * (end - start) = g * w_c + (1 - g) * w_prev
     return torch.lerp(w_prev, w_content, gate.unsqueeze(-1))
 
@@ -129,7 +129,7 @@ def interpolate(w_content: Tensor, w_prev: Tensor, gate: Tensor) -> Tensor:
 
 
 def _circular_shift(w: Tensor, shift: Tensor) -> Tensor:
-    """Unchecked :func:`circular_shift`: (B,H,N), (B,H,2S+1) -> (B,H,N)."""
+    """Unchecked `circular_shift`: (B,H,N), (B,H,2S+1) -> (B,H,N)."""
     # roll(w, k)[..., i] = w[..., (i - k) mod N]; the loop runs over the 2S+1 offsets only.
     # Rolls and fused multiply-adds are several times faster on CPU than one gather.
     S = shift.shape[-1] // 2
@@ -181,7 +181,7 @@ def circular_shift(w: Tensor, shift: Tensor) -> Tensor:
 
 
 def _sharpen(w: Tensor, gamma: Tensor) -> Tensor:
-    """Unchecked :func:`sharpen`: (B,H,N), (B,H) -> (B,H,N)."""
+    """Unchecked `sharpen`: (B,H,N), (B,H) -> (B,H,N)."""
     # w^gamma / sum_j w_j^gamma == softmax(gamma * log w): stable, and finite at w = 0.
     floor = max(_MIN_WEIGHT, torch.finfo(w.dtype).tiny)  # 1e-16 underflows in float16
     log_w = torch.log(w.clamp_min(floor))

@@ -28,10 +28,10 @@ __all__ = [
     "tree_lstm_update",
 ]
 
-#: Nonlinearities accepted by :func:`rnn_update` and :func:`leaky_update`.
+#: Nonlinearities accepted by `rnn_update` and `leaky_update`.
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
-#: LSTM variants understood by :func:`lstm_update`, with the number of gate blocks each
+#: LSTM variants understood by `lstm_update`, with the number of gate blocks each
 #: expects in its pre-activation tensor.
 LSTM_VARIANTS = {"vanilla": 4, "peephole": 4, "coupled": 3, "no_forget": 3}
 
@@ -73,7 +73,7 @@ def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> Tensor:
     Shapes:
         pre: (B, Hd) -> (B, Hd).
 
-    Example:
+    Examples:
         >>> h = rnn_update(torch.zeros(2, 3))
     """
     return _activation(nonlinearity)(pre)
@@ -121,7 +121,7 @@ def lstm_update(
         gates: (B, G·Hd) with G = 4 (vanilla, peephole) or 3 (coupled, no_forget);
         c: (B, Hd); peephole: (3, Hd); h, c_new: (B, Hd).
 
-    Example:
+    Examples:
         >>> h, c = lstm_update(torch.zeros(2, 4 * 3), torch.zeros(2, 3))
     """
     num = lstm_num_gates(variant)
@@ -139,9 +139,9 @@ def lstm_update(
 def _lstm_update_unchecked(
     gates: Tensor, c: Tensor, variant: str = "vanilla", peephole: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """The arithmetic of :func:`lstm_update`, without the shape checks.
+    """The arithmetic of `lstm_update`, without the shape checks.
 
-    For hot loops (the time loop of :class:`memnets.LSTM`) whose module validated the
+    For hot loops (the time loop of `memnets.LSTM`) whose module validated the
     shapes once at its boundary. The public function calls this one, so the LSTM update
     is written once.
     """
@@ -190,7 +190,7 @@ def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     Shapes:
         gi, gh: (B, 3·Hd); h: (B, Hd) -> (B, Hd).
 
-    Example:
+    Examples:
         >>> h = gru_update(torch.zeros(2, 9), torch.zeros(2, 9), torch.zeros(2, 3))
     """
     dims = check_shapes("gru_update", h=(h, "B Hd"))
@@ -199,7 +199,7 @@ def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
 
 
 def _gru_update_unchecked(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
-    """The arithmetic of :func:`gru_update`, without the shape checks (for hot loops)."""
+    """The arithmetic of `gru_update`, without the shape checks (for hot loops)."""
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)
     r = torch.sigmoid(i_r + h_r)
@@ -228,7 +228,7 @@ def leaky_update(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tan
     Shapes:
         pre, h: (B, Hd); alpha: (Hd,) or (B, Hd) -> (B, Hd).
 
-    Example:
+    Examples:
         >>> h = leaky_update(torch.zeros(2, 3), torch.ones(2, 3), torch.full((3,), 0.5))
     """
     dims = check_shapes("leaky_update", h=(h, "B Hd"), pre=(pre, "B Hd"))
@@ -240,7 +240,7 @@ def leaky_update(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tan
 
 
 def _leaky_update_unchecked(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tanh") -> Tensor:
-    """The arithmetic of :func:`leaky_update`, without the shape checks (for hot loops)."""
+    """The arithmetic of `leaky_update`, without the shape checks (for hot loops)."""
     candidate = _activation(nonlinearity)(pre)
     return h + alpha * (candidate - h)
 
@@ -264,7 +264,7 @@ def tree_lstm_update(
 
     The child-sum and N-ary Tree-LSTMs differ only in how the pre-activations $a$ are
     computed, so both call this function. With exactly one child per node it is the LSTM
-    update (:func:`lstm_update`) with $u = g$.
+    update (`lstm_update`) with $u = g$.
 
     Args:
         gates: node pre-activations in the order i, u, o (torch's LSTM order with the
@@ -281,7 +281,7 @@ def tree_lstm_update(
         gates: (V, 3·Hd); forget, child_c: (E, Hd); parent: (E,) integer -> h, c: (V, Hd).
         E may be 0 (a level of leaves).
 
-    Example:
+    Examples:
         >>> h, c = tree_lstm_update(torch.zeros(2, 9), torch.zeros(3, 3),
         ...                         torch.ones(3, 3), torch.tensor([0, 0, 1]))
     """

@@ -2,14 +2,14 @@ r"""NTM memory access: the blurry read and the erase-then-add write.
 
 Graves, Wayne & Danihelka (2014), "Neural Turing Machines", §3.1-3.2. Both operations
 are driven by weightings over the $N$ memory slots (from
-:mod:`memnets.functional.addressing`), handle many heads at once and are pure: the
+`memnets.functional.addressing`), handle many heads at once and are pure: the
 memory passed in is never modified, a new memory is returned.
 
 Shapes: ``B`` batch, ``H`` heads, ``N`` memory slots, ``W`` word size.
 
-Each public function validates its inputs with :func:`~memnets._checks.check_shapes` and
+Each public function validates its inputs with `check_shapes` and
 then calls a private, unchecked twin (``_memory_read``, ``_memory_write``) that holds the
-arithmetic; :class:`memnets.NTMCell` calls the twins on its per-step hot path.
+arithmetic; `memnets.NTMCell` calls the twins on its per-step hot path.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["memory_read", "memory_write"]
 
 
 def _memory_read(memory: Tensor, w: Tensor) -> Tensor:
-    """Unchecked :func:`memory_read`: (B,N,W), (B,H,N) -> (B,H,W)."""
+    """Unchecked `memory_read`: (B,N,W), (B,H,N) -> (B,H,W)."""
     return torch.bmm(w, memory)  # sum_i w(i) M(i), (B, H, W)
 
 
@@ -56,7 +56,7 @@ def memory_read(memory: Tensor, w: Tensor) -> Tensor:
 
 
 def _memory_write(memory: Tensor, w: Tensor, erase: Tensor, add: Tensor) -> Tensor:
-    """Unchecked :func:`memory_write`: (B,N,W), (B,H,N), (B,H,W), (B,H,W) -> (B,N,W)."""
+    """Unchecked `memory_write`: (B,N,W), (B,H,N), (B,H,W), (B,H,W) -> (B,N,W)."""
     if w.shape[1] == 1:
         # One head: M + w (a - e * M), two fused multiply-adds.
         return torch.addcmul(memory, rearrange(w, "b 1 n -> b n 1"), torch.addcmul(add, erase, memory, value=-1.0))

@@ -16,11 +16,11 @@ class LSTMBaseline(nn.Module):
     r"""A stacked LSTM with a linear read-out at every step: the baseline of the NTM tasks.
 
     Graves, Wayne & Danihelka (2014), §4, compare the NTM with "a standard LSTM network"
-    of three stacked layers; this is that network, built on :class:`memnets.LSTM`:
+    of three stacked layers; this is that network, built on `memnets.LSTM`:
 
     $$h^{(1..L)}_t = \mathrm{LSTM}(x_t, h^{(1..L)}_{t-1}), \qquad y_t = W_y h^{(L)}_t + b_y.$$
 
-    It has the same ``forward(x, state=None) -> (logits, state)`` as :class:`memnets.NTM`,
+    It has the same ``forward(x, state=None) -> (logits, state)`` as `memnets.NTM`,
     so the task scripts swap one for the other with ``--model lstm``.
 
     Args:
@@ -34,7 +34,7 @@ class LSTMBaseline(nn.Module):
         x: (T, B, input_size) -> logits (T, B, output_size); state: ``(h, c)``, each
         (num_layers, B, hidden_size).
 
-    Example:
+    Examples:
         >>> model = LSTMBaseline(9, 8, hidden_size=32)
         >>> logits, state = model(torch.zeros(5, 2, 9))
     """

@@ -2,8 +2,8 @@ r"""Recurrent cells: one time step of an Elman RNN, an LSTM (and its variants), 
 a leaky-integrator RNN.
 
 Each cell owns its weights, computes its pre-activations with them and hands them to the
-gated-update core (:mod:`memnets.functional.gates`); no gate arithmetic lives here.
-:class:`RNNCell`, :class:`LSTMCell` (``variant="vanilla"``) and :class:`GRUCell` are
+gated-update core (`memnets.functional.gates`); no gate arithmetic lives here.
+`RNNCell`, `LSTMCell` (``variant="vanilla"``) and `GRUCell` are
 drop-in replacements for their ``torch.nn`` namesakes: same constructor arguments,
 ``forward(input, hx=None)``, parameter names, gate order and initialisation, so
 ``cell.load_state_dict(torch_cell.state_dict())`` works and the outputs agree.
@@ -36,7 +36,7 @@ _RNN_GATES = 1
 _GRU_GATES = 3
 #: Peephole weights hold one row per gate that looks at the cell: input, forget, output.
 _PEEPHOLE_ROWS = 3
-#: Default rate of :class:`LeakyRNNCell` (each unit moves half-way to its target per step).
+#: Default rate of `LeakyRNNCell` (each unit moves half-way to its target per step).
 _DEFAULT_ALPHA = 0.5
 
 
@@ -158,7 +158,7 @@ class RNNCell(_CellBase):
         output h': (B, H) or (H,). Parameters: ``weight_ih`` (H, I), ``weight_hh`` (H, H),
         ``bias_ih`` and ``bias_hh`` (H,).
 
-    Example:
+    Examples:
         >>> cell = RNNCell(10, 20)
         >>> h = cell(torch.randn(3, 10))          # (3, 20)
         >>> h = cell(torch.randn(3, 10), h)
@@ -227,7 +227,7 @@ class LSTMCell(_CellBase):
         with G = 4 (vanilla, peephole) or 3 (coupled, no_forget); ``weight_peephole``
         (3, H) for the peephole variant.
 
-    Example:
+    Examples:
         >>> cell = LSTMCell(10, 20)
         >>> h, c = cell(torch.randn(3, 10))
         >>> h, c = cell(torch.randn(3, 10), (h, c))
@@ -300,7 +300,7 @@ class GRUCell(_CellBase):
         output h': (B, H) or (H,). Parameters: ``weight_ih`` (3·H, I),
         ``weight_hh`` (3·H, H), ``bias_ih``, ``bias_hh`` (3·H,).
 
-    Example:
+    Examples:
         >>> cell = GRUCell(10, 20)
         >>> h = cell(torch.randn(3, 10))
     """
@@ -360,7 +360,7 @@ class LeakyRNNCell(_CellBase):
         output h': (B, H) or (H,). Parameters: ``weight_ih`` (H, I), ``weight_hh`` (H, H),
         ``bias_ih``, ``bias_hh`` (H,), ``alpha_logit`` (H,) (learnable rates).
 
-    Example:
+    Examples:
         >>> cell = LeakyRNNCell(10, 4, alpha=[1.0, 0.5, 0.1, 0.01], learn_alpha=False)
         >>> h = cell(torch.randn(3, 10))
         >>> cell.alpha

@@ -2,21 +2,21 @@ r"""The classic recurrent toolkit: Jordan, echo-state, time-delay, NARX, skip an
 
 The architectures of the textbook chapters on recurrent networks (Goodfellow, Bengio &
 Courville 2016, ch. 10; Haykin 2009, ch. 15) that are not LSTMs, each on the shared
-gated-update core (:mod:`memnets.functional.gates`):
+gated-update core (`memnets.functional.gates`):
 
-* :class:`JordanRNN` — output-to-hidden recurrence (Jordan 1986), trainable with teacher
+* `JordanRNN` — output-to-hidden recurrence (Jordan 1986), trainable with teacher
   forcing;
-* :class:`EchoStateNetwork` — a fixed random reservoir and a readout fitted in closed form
-  by ridge regression (Jaeger 2001), see :func:`ridge_regression`;
-* :class:`TimeDelayLayer` and :class:`TDNN` — a tapped delay line with weights shared
+* `EchoStateNetwork` — a fixed random reservoir and a readout fitted in closed form
+  by ridge regression (Jaeger 2001), see `ridge_regression`;
+* `TimeDelayLayer` and `TDNN` — a tapped delay line with weights shared
   over time (Waibel et al. 1989);
-* :class:`NARX` — $y_t$ from the last $K_x$ inputs and the last $K_y$ outputs
+* `NARX` — $y_t$ from the last $K_x$ inputs and the last $K_y$ outputs
   (Lin, Horne, Tiňo & Giles 1996);
-* :class:`SkipRNN` — a recurrence from $d$ steps back (skip connections through time);
-* :class:`MultiTimescaleRNN` — leaky units with one rate $\alpha$ per unit.
+* `SkipRNN` — a recurrence from $d$ steps back (skip connections through time);
+* `MultiTimescaleRNN` — leaky units with one rate $\alpha$ per unit.
 
-The models with output feedback (:class:`JordanRNN`, :class:`NARX`) follow
-:class:`memnets.nn.modes.OutputFeedback`, so :func:`memnets.nn.modes.unroll` runs them with
+The models with output feedback (`JordanRNN`, `NARX`) follow
+`memnets.nn.modes.OutputFeedback`, so `memnets.nn.modes.unroll` runs them with
 teacher forcing, free running or scheduled sampling. Shapes: ``T`` time, ``B`` batch,
 ``H`` hidden units; sequences are (T, B, channels).
 """
@@ -52,7 +52,7 @@ __all__ = [
 
 #: Smallest spectral radius of a raw reservoir matrix that can still be rescaled.
 _MIN_RAW_RADIUS = 1e-12
-#: Rates of :class:`MultiTimescaleRNN` are kept inside (_ALPHA_FLOOR, 1].
+#: Rates of `MultiTimescaleRNN` are kept inside (_ALPHA_FLOOR, 1].
 _ALPHA_FLOOR = 1e-4
 
 
@@ -107,7 +107,7 @@ def ridge_regression(features: Tensor, targets: Tensor, ridge: float = 0.0) -> t
     Shapes:
         features: (N, F); targets: (N, O) -> weight (O, F), bias (O,).
 
-    Example:
+    Examples:
         >>> X = torch.randn(100, 3); Y = X @ torch.tensor([[1.], [2.], [3.]]) + 0.5
         >>> W, b = ridge_regression(X, Y)
     """
@@ -134,7 +134,7 @@ def spectral_radius(matrix: Tensor) -> float:
     Shapes:
         matrix: (H, H).
 
-    Example:
+    Examples:
         >>> spectral_radius(torch.diag(torch.tensor([0.5, -2.0])))
         2.0
     """
@@ -157,8 +157,8 @@ class EchoStateNetwork(nn.Module):
     with $W$ sparse (a fraction ``density`` of nonzero entries, drawn from U[−1, 1]) and
     rescaled to the spectral radius $\rho$ (``spectral_radius``), $W_{in}$ drawn from
     U[−s, s] with $s$ = ``input_scaling``, $b_{in}$ from U[−``bias_scaling``,
-    ``bias_scaling``], and the leak rate $\alpha$ (``leak_rate``). :meth:`fit` sets
-    $W_{out}, b_{out}$ by :func:`ridge_regression` on the collected states — no
+    ``bias_scaling``], and the leak rate $\alpha$ (``leak_rate``). `fit` sets
+    $W_{out}, b_{out}$ by `ridge_regression` on the collected states — no
     back-propagation. The reservoir is drawn from ``seed``, and all weights are buffers,
     so checkpoints restore the fitted network exactly.
 
@@ -178,7 +178,7 @@ class EchoStateNetwork(nn.Module):
     Shapes:
         x: (T, B, input_size) -> y (T, B, output_size); state (B, reservoir_size).
 
-    Example:
+    Examples:
         >>> esn = EchoStateNetwork(1, 100, 1, spectral_radius=0.9, seed=0)
         >>> x = torch.randn(200, 4, 1)
         >>> esn = esn.fit(x[:-1], x[1:], washout=20)
@@ -317,7 +317,7 @@ class TimeDelayLayer(nn.Module):
     Shapes:
         x: (T, B, input_size) -> (T, B, output_size); weight: (output_size, input_size, D).
 
-    Example:
+    Examples:
         >>> layer = TimeDelayLayer(2, 8, delays=3)
         >>> y = layer(torch.zeros(10, 4, 2))
     """
@@ -351,7 +351,7 @@ class TimeDelayLayer(nn.Module):
 
 @register_model
 class TDNN(nn.Module):
-    r"""Time-delay neural network: stacked :class:`TimeDelayLayer` s and a linear readout per step.
+    r"""Time-delay neural network: stacked `TimeDelayLayer` s and a linear readout per step.
 
     Waibel et al. (1989). Layer $\ell$ sees the last D outputs of layer $\ell - 1$, so the
     network sees the last $L (D - 1) + 1$ inputs:
@@ -370,7 +370,7 @@ class TDNN(nn.Module):
     Shapes:
         x: (T, B, input_size) -> (T, B, output_size).
 
-    Example:
+    Examples:
         >>> model = TDNN(1, 16, 10, delays=8)
         >>> y = model(torch.zeros(50, 4, 1))
     """
@@ -402,7 +402,7 @@ class TDNN(nn.Module):
 
 
 class NARXState(NamedTuple):
-    """The delay lines of :class:`NARX`: the last inputs and the last fed-back outputs.
+    """The delay lines of `NARX`: the last inputs and the last fed-back outputs.
 
     Attributes:
         inputs: $x_{t-1}, \\dots, x_{t-K_x+1}$, newest first, (B, K_x − 1, input_size).
@@ -441,7 +441,7 @@ class NARX(nn.Module):
     Shapes:
         x: (T, B, input_size); y_prev: (T, B, output_size) -> (T, B, output_size).
 
-    Example:
+    Examples:
         >>> model = NARX(0, 1, 16, output_delays=5)
         >>> y, state = unroll(model, targets=torch.zeros(20, 3, 1), mode="teacher_forcing")
     """
@@ -519,7 +519,7 @@ class NARX(nn.Module):
 
     def forward(self, x: Tensor | None = None, targets: Tensor | None = None, steps: int | None = None, *,
                 mode: str | None = None, y0: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Any]:
-        """:func:`~memnets.nn.modes.unroll` this model (teacher-forced when ``targets`` are given)."""
+        """`unroll` this model (teacher-forced when ``targets`` are given)."""
         mode = mode or ("teacher_forcing" if targets is not None else "free_running")
         return unroll(self, steps, x=x, y0=y0, targets=targets, mode=mode, **kwargs)
 
@@ -554,7 +554,7 @@ class JordanRNN(nn.Module):
     Shapes:
         x: (T, B, input_size) -> (T, B, output_size); state $s$: (B, output_size).
 
-    Example:
+    Examples:
         >>> model = JordanRNN(2, 16, 1)
         >>> y, s = model(torch.zeros(10, 3, 2), targets=torch.zeros(10, 3, 1))
     """
@@ -619,7 +619,7 @@ class JordanRNN(nn.Module):
 
     def forward(self, x: Tensor | None = None, targets: Tensor | None = None, steps: int | None = None, *,
                 mode: str | None = None, y0: Tensor | None = None, **kwargs: Any) -> tuple[Tensor, Any]:
-        """:func:`~memnets.nn.modes.unroll` this model (teacher-forced when ``targets`` are given)."""
+        """`unroll` this model (teacher-forced when ``targets`` are given)."""
         mode = mode or ("teacher_forcing" if targets is not None else "free_running")
         return unroll(self, steps, x=x, y0=y0, targets=targets, mode=mode, **kwargs)
 
@@ -654,7 +654,7 @@ class SkipRNN(nn.Module):
         x: (T, B, input_size) -> output (T, B, H); state: the last d states, oldest
         first, (d, B, H) (zeros before the start).
 
-    Example:
+    Examples:
         >>> model = SkipRNN(3, 16, skip=4)
         >>> out, state = model(torch.zeros(20, 2, 3))
     """
@@ -700,7 +700,7 @@ class MultiTimescaleRNN(nn.Module):
     r"""Leaky-integrator RNN with one rate per unit: units on multiple time scales.
 
     Jaeger et al. (2007); Mozer (1992); Goodfellow et al. (2016), §10.9.3. The sequence
-    version of :class:`memnets.LeakyRNNCell`:
+    version of `memnets.LeakyRNNCell`:
 
     $$h_t = (1 - \alpha) \odot h_{t-1} + \alpha \odot \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}),$$
 
@@ -722,7 +722,7 @@ class MultiTimescaleRNN(nn.Module):
     Shapes:
         x: (T, B, input_size) -> output (T, B, H), state (B, H).
 
-    Example:
+    Examples:
         >>> model = MultiTimescaleRNN(3, 16, alpha_min=0.01)
         >>> out, h = model(torch.zeros(20, 2, 3))
     """

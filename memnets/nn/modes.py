@@ -3,22 +3,22 @@ r"""Sequence modes: small wrappers that turn a recurrent layer into a model of e
 Goodfellow, Bengio & Courville (2016), *Deep Learning*, §10.2 and §10.4, and Karpathy's
 "unreasonable effectiveness" picture name the shapes a recurrent network takes:
 
-* **sequence → class / vector** (:class:`SequenceToVector`): read the whole sequence,
+* **sequence → class / vector** (`SequenceToVector`): read the whole sequence,
   answer once, from the last state or the mean over time;
-* **synced sequence → sequence** (:class:`SequenceToSequence`): one output per input step;
-* **encoder–decoder** (:class:`EncoderDecoder`, Sutskever, Vinyals & Le 2014; Cho et al.
+* **synced sequence → sequence** (`SequenceToSequence`): one output per input step;
+* **encoder–decoder** (`EncoderDecoder`, Sutskever, Vinyals & Le 2014; Cho et al.
   2014): read the input, then write an output of a different length, optionally reading
   the input reversed;
-* **vector → sequence** (:class:`VectorToSequence`): generate a sequence from one vector.
+* **vector → sequence** (`VectorToSequence`): generate a sequence from one vector.
 
 Every model whose output is fed back as its next input follows one small protocol
-(:class:`OutputFeedback`): ``step(x_t, y_prev, state) -> (y_t, state)``. One driver,
-:func:`unroll`, runs any such model with **teacher forcing** (feed the true previous
+(`OutputFeedback`): ``step(x_t, y_prev, state) -> (y_t, state)``. One driver,
+`unroll`, runs any such model with **teacher forcing** (feed the true previous
 output), **free running** (feed the model's own output) or **scheduled sampling**
 (Bengio et al. 2015: feed the truth with probability $\epsilon_i$, decayed over training by
-:func:`teacher_forcing_probability`). :func:`generate` primes a model on a prefix with
+`teacher_forcing_probability`). `generate` primes a model on a prefix with
 teacher forcing and then lets it run free — the loop behind iterated forecasting and
-sampling text from a character model. :class:`InputFeedback` turns any sequence model
+sampling text from a character model. `InputFeedback` turns any sequence model
 ``model(x, state) -> (y, state)`` into an output-feedback model by feeding ``y_{t-1}`` in
 as (part of) its input.
 
@@ -58,19 +58,19 @@ __all__ = [
 
 #: Recurrent layers a wrapper can be built with (torch-compatible constructors).
 CELL_TYPES = ("rnn", "lstm", "gru")
-#: How :class:`SequenceToVector` summarises the states over time.
+#: How `SequenceToVector` summarises the states over time.
 POOLINGS = ("last", "mean")
-#: Decoding modes understood by :func:`unroll`.
+#: Decoding modes understood by `unroll`.
 DECODING_MODES = ("teacher_forcing", "free_running", "scheduled_sampling")
 #: Named feedback functions (what is fed back, made from the model's raw output).
 FEEDBACKS = ("identity", "argmax", "sample")
-#: Schedules of :func:`teacher_forcing_probability` (Bengio et al. 2015, §2.4).
+#: Schedules of `teacher_forcing_probability` (Bengio et al. 2015, §2.4).
 SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                     dropout: float = 0.0) -> nn.Module:
-    """Build a (stacked) :class:`memnets.RNN`, :class:`memnets.LSTM` or :class:`memnets.GRU`.
+    """Build a (stacked) `memnets.RNN`, `memnets.LSTM` or `memnets.GRU`.
 
     Args:
         cell: ``"rnn"`` (Elman, tanh), ``"lstm"`` or ``"gru"``.
@@ -83,7 +83,7 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: in
         A module called as ``layer(x, state) -> (output, state)`` with x (T, B, input_size),
         output (T, B, hidden_size) and torch's state layout.
 
-    Example:
+    Examples:
         >>> layer = recurrent_layer("gru", 3, 8)
         >>> out, h = layer(torch.zeros(5, 2, 3))
     """
@@ -115,7 +115,7 @@ def pool_sequence(outputs: Tensor, pooling: str = "last", lengths: Tensor | None
     Shapes:
         outputs: (T, B, H); lengths: (B,) integer in [1, T] -> (B, H).
 
-    Example:
+    Examples:
         >>> pool_sequence(torch.arange(6.).reshape(3, 1, 2), "mean")
         tensor([[2., 3.]])
     """
@@ -158,7 +158,7 @@ class InputFeedback(nn.Module):
     r"""Feed a sequence model's previous output back in as its input.
 
     Turns ``model(x, state) -> (y, state)`` with input channels
-    ``input_size + output_size`` into an :class:`OutputFeedback` model: the input of
+    ``input_size + output_size`` into an `OutputFeedback` model: the input of
     step $t$ is $[x_t; y_{t-1}]$ (just $y_{t-1}$ when ``input_size`` is 0). This is the
     autoregressive use of an RNN (iterated forecasting, character models).
 
@@ -167,7 +167,7 @@ class InputFeedback(nn.Module):
         output_size: size of $y_t$ (and of what is fed back).
         input_size: exogenous input channels $x_t$ (default 0).
 
-    Example:
+    Examples:
         >>> seq = SequenceToSequence(1, 8, 1, cell="gru")
         >>> y, state = unroll(InputFeedback(seq, 1), 4, y0=torch.zeros(2, 1))
     """
@@ -241,7 +241,7 @@ def unroll(
     Free running back-propagates through fed-back values where ``fb`` is differentiable.
 
     Args:
-        model: an :class:`OutputFeedback` model.
+        model: an `OutputFeedback` model.
         steps: T; may be omitted when ``x`` or ``targets`` give it.
         x: exogenous inputs, required when ``model.input_size > 0``.
         y0: the value fed back at the first step; zeros when omitted.
@@ -261,7 +261,7 @@ def unroll(
         x: (T, B, input_size); y0: (B, output_size); targets: (T, B, output_size) ->
         outputs (T, B, output_size).
 
-    Example:
+    Examples:
         >>> model = InputFeedback(SequenceToSequence(1, 8, 1), 1)
         >>> y, _ = unroll(model, targets=torch.zeros(5, 2, 1), mode="teacher_forcing")
     """
@@ -336,12 +336,12 @@ def generate(
     model.
 
     Args:
-        model: an :class:`OutputFeedback` model.
+        model: an `OutputFeedback` model.
         steps: how many values to generate.
         prefix: the known values, in fed-back space.
         x: exogenous inputs for the P − 1 priming steps and the generated steps, when the
             model takes inputs.
-        feedback: see :func:`unroll` (``"identity"``, ``"argmax"``, ``"sample"``).
+        feedback: see `unroll` (``"identity"``, ``"argmax"``, ``"sample"``).
         temperature: softmax temperature of ``"sample"``.
         generator: random generator of ``"sample"``.
         state: initial state.
@@ -355,7 +355,7 @@ def generate(
         prefix: (P, B, output_size) with P >= 1; x: (P - 1 + steps, B, input_size) ->
         (steps, B, output_size) (each).
 
-    Example:
+    Examples:
         >>> model = InputFeedback(SequenceToSequence(1, 8, 1), 1)
         >>> future = generate(model, 10, prefix=torch.zeros(50, 3, 1))
     """
@@ -403,7 +403,7 @@ def teacher_forcing_probability(step: int, schedule: str = "inverse_sigmoid", k:
     Returns:
         $\epsilon_i \in [0, 1]$.
 
-    Example:
+    Examples:
         >>> teacher_forcing_probability(0, "linear", k=1.0, c=0.01)
         1.0
     """
@@ -435,7 +435,7 @@ class SequenceToVector(nn.Module):
     $$h_t = \mathrm{RNN}(x_t, h_{t-1}),\qquad
       y = W \,\mathrm{pool}(h_0, \dots, h_{T-1}) + b,$$
 
-    with pool the last state or the mean over time (:func:`pool_sequence`).
+    with pool the last state or the mean over time (`pool_sequence`).
 
     Args:
         input_size: input channels.
@@ -449,7 +449,7 @@ class SequenceToVector(nn.Module):
     Shapes:
         x: (T, B, input_size); lengths: (B,) -> (B, output_size).
 
-    Example:
+    Examples:
         >>> model = SequenceToVector(3, 16, 10, cell="lstm", pooling="mean")
         >>> logits = model(torch.zeros(7, 2, 3))
     """
@@ -477,7 +477,7 @@ class SequenceToSequence(nn.Module):
 
     $$h_t = \mathrm{RNN}(x_t, h_{t-1}),\qquad y_t = W h_t + b.$$
 
-    Wrapped in :class:`InputFeedback` it becomes an autoregressive model (its output fed
+    Wrapped in `InputFeedback` it becomes an autoregressive model (its output fed
     back as its input), for iterated forecasts and character language models.
 
     Args:
@@ -491,7 +491,7 @@ class SequenceToSequence(nn.Module):
     Shapes:
         x: (T, B, input_size) -> y (T, B, output_size); state in torch's layout.
 
-    Example:
+    Examples:
         >>> model = SequenceToSequence(1, 16, 10, cell="gru")
         >>> y, h = model(torch.zeros(50, 4, 1))
     """
@@ -523,7 +523,7 @@ class EncoderDecoder(nn.Module):
     $$s_t = \mathrm{RNN}_{dec}(\tilde y_{t-1}, s_{t-1}),\qquad y_t = W s_t + b,$$
 
     with $\tilde y_{t-1}$ the target (teacher forcing), the model's own output (free
-    running) or a mix (scheduled sampling), see :func:`unroll`. Sutskever et al. found
+    running) or a mix (scheduled sampling), see `unroll`. Sutskever et al. found
     that reading the input reversed (``reverse_input=True``) shortens the paths between
     the first inputs and the first outputs.
 
@@ -540,7 +540,7 @@ class EncoderDecoder(nn.Module):
         x: (T_x, B, input_size); targets: (T_y, B, output_size); y0: (B, output_size) ->
         (T_y, B, output_size).
 
-    Example:
+    Examples:
         >>> model = EncoderDecoder(3, 16, 2, cell="gru", reverse_input=True)
         >>> y = model(torch.zeros(9, 4, 3), steps=5)
     """
@@ -595,7 +595,7 @@ class VectorToSequence(nn.Module):
     Shapes:
         v: (B, input_size); targets: (T, B, output_size) -> (T, B, output_size).
 
-    Example:
+    Examples:
         >>> model = VectorToSequence(4, 16, 1)
         >>> y = model(torch.zeros(2, 4), steps=6)
     """

@@ -5,8 +5,8 @@ implementation choices that Collier & Beel (2018), "Implementing Neural Turing M
 found to train reliably: an LSTM controller, memory initialised to a small constant,
 learned initial read vectors and weightings.
 
-The maths lives in :mod:`memnets.functional` (addressing and memory access) and
-:func:`memnets.functional.lstm_update` (the controller, through :class:`memnets.LSTMCell`);
+The maths lives in `memnets.functional` (addressing and memory access) and
+`memnets.functional.lstm_update` (the controller, through `memnets.LSTMCell`);
 the modules here own the parameters and the state.
 """
 
@@ -30,7 +30,7 @@ from memnets.nn.registry import register_model
 
 __all__ = ["NTMState", "NTMCell", "NTM", "CONTROLLERS", "MEMORY_INITS", "WEIGHTING_INITS"]
 
-#: Controllers understood by :class:`NTMCell` and :class:`NTM`.
+#: Controllers understood by `NTMCell` and `NTM`.
 CONTROLLERS = ("lstm", "feedforward")
 
 #: Initial-memory schemes (Collier & Beel 2018, §3): a small constant, a learned
@@ -118,7 +118,7 @@ class NTMCell(nn.Module):
       w^h_{t-1}, g^h), s^h\big), \gamma^h\big),$$
 
     the read heads read $r_t = M_{t-1}^\top w^{\text{read}}_t$ (eq. 2), the write heads
-    write in order (eqs. 3-4, :func:`~memnets.functional.memory_write`), and
+    write in order (eqs. 3-4, `memory_write`), and
 
     $$o_t = \mathrm{controller}([x_t, r_{t-1}]), \qquad
       y_t = W_y [o_t, r_t] + b_y.$$
@@ -135,7 +135,7 @@ class NTMCell(nn.Module):
         num_read_heads: read heads (R).
         num_write_heads: write heads (Hw), applied in order.
         shift_range: largest shift offset S; the shift weighting covers $-S..S$.
-        controller: ``"lstm"`` (:class:`memnets.LSTMCell`) or ``"feedforward"`` (one
+        controller: ``"lstm"`` (`memnets.LSTMCell`) or ``"feedforward"`` (one
             tanh layer; the read vectors are then the only recurrence).
         memory_init: ``"constant"`` (every entry $10^{-6}$), ``"learned"``
             ($\tanh$ of a trained matrix) or ``"random"`` ($\tanh$ of a fixed
@@ -150,7 +150,7 @@ class NTMCell(nn.Module):
 
     Shapes:
         x_t: (B, input_size) -> logits_t (B, output_size); the state as in
-        :class:`NTMState`.
+        `NTMState`.
 
     Examples:
         >>> cell = NTMCell(9, 8, controller_size=32, memory_size=16, word_size=8)
@@ -279,7 +279,7 @@ class NTMCell(nn.Module):
             batch_size: B.
 
         Returns:
-            An :class:`NTMState` whose tensors are on the module's device and dtype (the
+            An `NTMState` whose tensors are on the module's device and dtype (the
             memory, reads and weightings are broadcast views; nothing writes in place).
         """
         _check_positive_ints(type(self).__name__ + ".initial_state", batch_size=batch_size)
@@ -369,12 +369,12 @@ class NTMCell(nn.Module):
     def compile_step(self, **options: Any) -> None:
         """Compile one step with ``torch.compile``, in place; the time loop around it stays eager.
 
-        :meth:`forward` and :class:`NTM`'s time loop both call the compiled step: one small
+        `forward` and `NTM`'s time loop both call the compiled step: one small
         graph, reused at every time step and sequence length, where compiling the unrolled
         sequence would build one large graph per length. Like
-        :meth:`torch.nn.Module.compile`, it leaves the parameters and ``state_dict`` keys
+        `torch.nn.Module.compile`, it leaves the parameters and ``state_dict`` keys
         as they are. The training loop's ``--compile`` calls it through
-        :func:`memnets.training.compilation.compile_steps`.
+        `memnets.training.compilation.compile_steps`.
 
         Args:
             **options: passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ...).
@@ -390,10 +390,10 @@ class NTMCell(nn.Module):
 
         Args:
             x: the input $x_t$.
-            state: the previous state; ``None`` means :meth:`initial_state`.
+            state: the previous state; ``None`` means `initial_state`.
 
         Returns:
-            ``(logits, state)``: the output logits $y_t$ and the new :class:`NTMState`.
+            ``(logits, state)``: the output logits $y_t$ and the new `NTMState`.
 
         Shapes:
             x: (B, input_size) -> logits (B, output_size).
@@ -406,12 +406,12 @@ class NTMCell(nn.Module):
 
 @register_model
 class NTM(nn.Module):
-    r"""A Neural Turing Machine over whole sequences: :class:`NTMCell` unrolled in time.
+    r"""A Neural Turing Machine over whole sequences: `NTMCell` unrolled in time.
 
-    Graves, Wayne & Danihelka (2014), §3 (see :class:`NTMCell` for the equations of one
+    Graves, Wayne & Danihelka (2014), §3 (see `NTMCell` for the equations of one
     step and the head parameterisation; docs page "Neural Turing Machine" for the whole
-    addressing pipeline). Inputs and outputs follow :class:`torch.nn.LSTM`: ``(T, B, ·)``,
-    or ``(B, T, ·)`` with ``batch_first=True``; the state is an :class:`NTMState`.
+    addressing pipeline). Inputs and outputs follow `torch.nn.LSTM`: ``(T, B, ·)``,
+    or ``(B, T, ·)`` with ``batch_first=True``; the state is an `NTMState`.
 
     Args:
         input_size: input channels.
@@ -424,8 +424,8 @@ class NTM(nn.Module):
         shift_range: largest shift offset S (offsets $-S..S$).
         batch_first: inputs and logits are (B, T, ·) instead of (T, B, ·).
         controller: ``"lstm"`` or ``"feedforward"``.
-        memory_init: ``"constant"``, ``"learned"`` or ``"random"`` (see :class:`NTMCell`).
-        weighting_init: ``"first_slot"`` or ``"random"`` (see :class:`NTMCell`).
+        memory_init: ``"constant"``, ``"learned"`` or ``"random"`` (see `NTMCell`).
+        weighting_init: ``"first_slot"`` or ``"random"`` (see `NTMCell`).
 
     Shapes:
         x: (T, B, input_size) -> logits (T, B, output_size) (batch first: (B, T, ·)).
@@ -479,7 +479,7 @@ class NTM(nn.Module):
         self.cell.reset_parameters()
 
     def initial_state(self, batch_size: int) -> NTMState:
-        """The state before the first step (see :meth:`NTMCell.initial_state`)."""
+        """The state before the first step (see `NTMCell.initial_state`)."""
         return self.cell.initial_state(batch_size)
 
     def _unroll(self, x: Tensor, state: NTMState | None, keep_states: bool):
@@ -509,23 +509,23 @@ class NTM(nn.Module):
 
         Args:
             x: the inputs, (T, B, input_size) (or (B, T, input_size) with ``batch_first``).
-            state: the state to start from; ``None`` means :meth:`initial_state`. A state
+            state: the state to start from; ``None`` means `initial_state`. A state
                 returned by an earlier call continues that sequence.
 
         Returns:
             ``(logits, state)``: logits (T, B, output_size) (or batch first) and the
-            :class:`NTMState` after the last step.
+            `NTMState` after the last step.
         """
         logits, state, _ = self._unroll(x, state, keep_states=False)
         return logits, state
 
     def trace(self, x: Tensor, state: NTMState | None = None) -> tuple[Tensor, NTMState]:
-        """Like :meth:`forward`, but return the state of every step, stacked in time.
+        """Like `forward`, but return the state of every step, stacked in time.
 
         Meant for looking at (and plotting) where the heads attended over a sequence.
 
         Returns:
-            ``(logits, states)``: ``states`` is an :class:`NTMState` whose tensors have a
+            ``(logits, states)``: ``states`` is an `NTMState` whose tensors have a
             leading time dimension: memory (T, B, N, W), read_weights (T, B, R, N), ...
             (the controller entry likewise, or ``None``). Always time first, whatever
             ``batch_first`` says.

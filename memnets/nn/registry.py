@@ -1,7 +1,7 @@
 """The registry of model classes that checkpoints can rebuild.
 
 A checkpoint stores a model as the *name* of a registered class plus its constructor
-keyword arguments, never as a pickled object. :func:`register_model` marks a class as
+keyword arguments, never as a pickled object. `register_model` marks a class as
 rebuildable and records the arguments each instance was built with.
 """
 
@@ -31,7 +31,7 @@ def _is_plain(value: Any) -> bool:
 
 
 def register_model(cls: type[nn.Module]) -> type[nn.Module]:
-    """Class decorator: make a module rebuildable by :func:`load`.
+    """Class decorator: make a module rebuildable by `load`.
 
     The decorated class records the keyword arguments it was constructed with (they
     must be plain values: numbers, strings, booleans, ``None``, lists, dicts), and is
@@ -43,7 +43,7 @@ def register_model(cls: type[nn.Module]) -> type[nn.Module]:
     Returns:
         The same class, with its ``__init__`` wrapped to record its arguments.
 
-    Example:
+    Examples:
         >>> @register_model
         ... class Tiny(torch.nn.Module):
         ...     def __init__(self, size: int = 3):
@@ -88,7 +88,7 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     """The ``{"class": name, "kwargs": {...}}`` description stored in a checkpoint.
 
     Raises:
-        ValueError: if the model's class was not decorated with :func:`register_model`,
+        ValueError: if the model's class was not decorated with `register_model`,
             or its constructor arguments are not plain values.
     """
     kwargs = getattr(model, "_memnets_kwargs", None)
@@ -108,7 +108,7 @@ def _import_families() -> None:
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:
-    """Construct a registered model from a :func:`model_spec` dictionary."""
+    """Construct a registered model from a `model_spec` dictionary."""
     _import_families()
     name = spec.get("class")
     if name not in _REGISTRY:

@@ -1,7 +1,7 @@
-"""The bit-sequence tasks (copy, repeat copy, associative recall, priority sort) as :class:`Task` objects.
+"""The bit-sequence tasks (copy, repeat copy, associative recall, priority sort) as `Task` objects.
 
-A :class:`BitTask` wraps one of the generators of :mod:`memnets.data.bits` for
-:func:`~memnets.training.fit`: it draws batches, computes the masked loss and both metrics
+A `BitTask` wraps one of the generators of `memnets.data.bits` for
+`fit`: it draws batches, computes the masked loss and both metrics
 of TASKS.md (bits per sequence, wrong bits per sequence), evaluates on a fixed set of
 fresh sequences, and optionally runs a length curriculum.
 """
@@ -44,7 +44,7 @@ def evaluate_bits(
 
     Args:
         model: maps inputs (T, B, C_in) to ``(logits, state)``.
-        make_batch: a generator of :mod:`memnets.data.bits` (e.g. ``copy_batch``).
+        make_batch: a generator of `memnets.data.bits` (e.g. ``copy_batch``).
         num_sequences: how many sequences to average over.
         batch_size: sequences per forward pass.
         generator: the CPU generator drawing the sequences.
@@ -70,10 +70,10 @@ def evaluate_bits(
 
 
 class BitTask(Task):
-    """A bit-sequence task for :func:`~memnets.training.fit`.
+    """A bit-sequence task for `fit`.
 
     Args:
-        make_batch: the generator of :mod:`memnets.data.bits` (``copy_batch``, ...).
+        make_batch: the generator of `memnets.data.bits` (``copy_batch``, ...).
         eval_sequences: fresh sequences per periodic evaluation (TASKS.md: 1,000).
         curriculum: ``None``, or the name of the generator's "largest size" argument
             (e.g. ``"max_len"``) to grow: training starts at ``curriculum_start`` and the
@@ -158,7 +158,7 @@ class BitTaskConfig(TrainConfig):
     """Settings shared by the bit-task scripts: the training loop's, plus the model's.
 
     Args:
-        model: ``"ntm"`` or ``"lstm"`` (the :class:`~memnets.nn.baselines.LSTMBaseline`).
+        model: ``"ntm"`` or ``"lstm"`` (the `LSTMBaseline`).
         controller_size: NTM controller units.
         memory_size: NTM memory slots N.
         word_size: NTM word size W.
@@ -193,7 +193,7 @@ class BitTaskConfig(TrainConfig):
 
 
 def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn.Module:
-    """The model a :class:`BitTaskConfig` names, seeded with ``cfg.seed``."""
+    """The model a `BitTaskConfig` names, seeded with ``cfg.seed``."""
     from memnets.nn.baselines import LSTMBaseline
     from memnets.nn.ntm import NTM
 
@@ -231,14 +231,14 @@ def run_bit_task(
 ) -> dict[str, Any]:
     """Train, evaluate and plot one bit task: the body of every bit-task script.
 
-    Trains ``cfg.model`` with :func:`~memnets.training.fit`, evaluates both metrics on
+    Trains ``cfg.model`` with `fit`, evaluates both metrics on
     ``cfg.eval_sequences`` fresh sequences of the training distribution and of every
     generalisation setting, writes ``metrics.json``, prints the table and saves the
     learning curve and a sequence figure.
 
     Args:
         cfg: the script's config.
-        make_batch: the task's generator from :mod:`memnets.data.bits`.
+        make_batch: the task's generator from `memnets.data.bits`.
         input_size: input channels.
         output_size: output channels.
         train_kwargs: the training distribution (arguments of ``make_batch``).

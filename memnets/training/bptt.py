@@ -32,7 +32,7 @@ __all__ = ["detach_state", "TBPTTResult", "truncated_bptt"]
 def detach_state(state: Any) -> Any:
     """Detach a recurrent state: a tensor, ``None``, or a (named) tuple / list / dict of them.
 
-    Example:
+    Examples:
         >>> h, c = detach_state((torch.ones(2, requires_grad=True), torch.zeros(2)))
     """
     if state is None:
@@ -50,7 +50,7 @@ def detach_state(state: Any) -> Any:
 
 @dataclass
 class TBPTTResult:
-    """What :func:`truncated_bptt` returns.
+    """What `truncated_bptt` returns.
 
     Attributes:
         loss: the sum of the windows' losses (a float).
@@ -107,12 +107,12 @@ def truncated_bptt(
         update: called after each window's ``backward``.
 
     Returns:
-        A :class:`TBPTTResult` whose ``state`` continues the sequence.
+        A `TBPTTResult` whose ``state`` continues the sequence.
 
     Shapes:
         inputs: (T, B, ...); targets: (T, B, ...).
 
-    Example:
+    Examples:
         >>> rnn, head = torch.nn.GRU(1, 8), torch.nn.Linear(8, 1)
         >>> def model(x, h):
         ...     out, h = rnn(x, h)

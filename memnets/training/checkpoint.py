@@ -3,9 +3,9 @@
 A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts, so that
 ``torch.load(path, weights_only=True)`` reads it. The model is stored as the *name* of a
 registered class plus its constructor keyword arguments, never as a pickled object:
-:func:`load` looks the name up in the registry that :func:`register_model` fills, builds
+`load` looks the name up in the registry that `register_model` fills, builds
 the module and loads its weights. Files are written atomically (a temporary file in the
-same folder, then :func:`os.replace`), so an interrupted write never leaves a broken
+same folder, then `os.replace`), so an interrupted write never leaves a broken
 checkpoint behind.
 """
 
@@ -35,7 +35,7 @@ __all__ = [
     "save_model",
 ]
 
-#: Format tag written into every checkpoint; :func:`load` refuses anything else.
+#: Format tag written into every checkpoint; `load` refuses anything else.
 CHECKPOINT_FORMAT = "memnets-checkpoint-v1"
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -72,14 +72,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> None:
-    """Write a checkpoint of a model trained or fitted outside :func:`~memnets.training.fit`.
+    """Write a checkpoint of a model trained or fitted outside `fit`.
 
     The file holds the model's registered class name, constructor arguments and weights
     (and any plain ``extra`` entries), is written atomically, and loads with
-    :func:`load`.
+    `load`.
 
     Args:
-        model: a module whose class is decorated with :func:`register_model`.
+        model: a module whose class is decorated with `register_model`.
         path: the file to write (``model.pt``).
         **extra: plain values stored beside the weights (e.g. ``config=...``).
     """
@@ -113,7 +113,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     Returns:
         The ``nn.Module``, in eval mode.
 
-    Example:
+    Examples:
         >>> model = memnets.load("runs/copy/model.pt")  # doctest: +SKIP
     """
     checkpoint = load_checkpoint(path, map_location=map_location)

@@ -7,14 +7,14 @@ steps (a 42-step NTM took about 6 minutes on a 2-core CPU), and a recompilation 
 new length. Compiling the *step* gives one small graph (seconds), reused at every time
 step and every sequence length; the Python loop around it stays eager.
 
-:func:`compile_steps` finds the steps of a model by this protocol, top-down:
+`compile_steps` finds the steps of a model by this protocol, top-down:
 
 1. a module with a ``compile_step(**options)`` method compiles its own step (the
-   :class:`~memnets.NTM` compiles its cell's step; sequence models their cells) and is
+   `NTM` compiles its cell's step; sequence models their cells) and is
    not looked into further;
 2. a module that *is* a step - a recurrent cell (``torch.nn.RNNCellBase``, and any
-   class listed in :data:`STEP_MODULES`) - is compiled in place with
-   :meth:`torch.nn.Module.compile`, which keeps its ``state_dict`` keys unchanged;
+   class listed in `STEP_MODULES`) - is compiled in place with
+   `torch.nn.Module.compile`, which keeps its ``state_dict`` keys unchanged;
 3. if neither occurs anywhere, the whole model is compiled (right for models without a
    time loop).
 """
@@ -40,7 +40,7 @@ STEP_MODULES = (
 
 
 def step_module_types() -> tuple[type[nn.Module], ...]:
-    """The step classes: ``torch.nn.RNNCellBase`` and those of :data:`STEP_MODULES` that import."""
+    """The step classes: ``torch.nn.RNNCellBase`` and those of `STEP_MODULES` that import."""
     types: list[type[nn.Module]] = [nn.RNNCellBase]
     for entry in STEP_MODULES:
         module_name, _, class_name = entry.partition(":")
@@ -62,7 +62,7 @@ def compile_steps(model: nn.Module, **options: Any) -> list[str]:
     Returns:
         The qualified names of what was compiled (``""`` is the model itself).
 
-    Example:
+    Examples:
         >>> model = torch.nn.Sequential(torch.nn.LSTMCell(3, 4))
         >>> compile_steps(model)
         ['0']

@@ -19,7 +19,7 @@ C = TypeVar("C", bound="TrainConfig")
 #: Learning-rate schedules of ``TrainConfig.lr_schedule``.
 LR_SCHEDULES = ("constant", "cosine")
 
-#: Optimisers :func:`~memnets.training.optim.make_optimizer` builds.
+#: Optimisers `make_optimizer` builds.
 OPTIMIZERS = ("adam", "amsgrad", "rmsprop", "sgd")
 
 #: Mixed-precision settings of ``TrainConfig.amp``: the autocast dtype of each.
@@ -38,7 +38,7 @@ class TrainConfig:
         steps: number of optimiser steps.
         batch_size: sequences (or trees, graphs) per step.
         optimizer: ``"adam"``, ``"amsgrad"``, ``"rmsprop"`` (the centred form of Graves 2013,
-            :class:`~memnets.training.optim.GravesRMSprop`) or ``"sgd"``.
+            `GravesRMSprop`) or ``"sgd"``.
         lr: learning rate.
         momentum: momentum of RMSprop and SGD.
         weight_decay: L2 penalty handed to the optimiser.
@@ -54,7 +54,7 @@ class TrainConfig:
         progress: show a tqdm progress bar.
         compile: compile the model's per-step function with ``torch.compile`` (the
             NTM step, the recurrent cells, the graph layers), not the unrolled sequence;
-            see :func:`~memnets.training.compilation.compile_steps`.
+            see `compile_steps`.
         lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
             to ``lr * min_lr_ratio`` along half a cosine over ``steps``
             (Loshchilov & Hutter 2017, without restarts). It is computed from the step
@@ -128,14 +128,14 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
     numbers accept ``none``.
 
     Args:
-        cls: a dataclass, usually a subclass of :class:`TrainConfig`.
+        cls: a dataclass, usually a subclass of `TrainConfig`.
         argv: the arguments (default: ``sys.argv[1:]``).
         description: the ``--help`` text.
 
     Returns:
         An instance of ``cls``.
 
-    Example:
+    Examples:
         >>> parse_config(TrainConfig, ["--steps", "10", "--no-progress"]).steps
         10
     """

@@ -1,6 +1,6 @@
-"""Multi-process training with :mod:`torch.distributed`: launch with ``torchrun``, change nothing.
+"""Multi-process training with `torch.distributed`: launch with ``torchrun``, change nothing.
 
-:func:`~memnets.training.fit` calls :func:`process_group` around the training run. In a
+`fit` calls `process_group` around the training run. In a
 single process (no ``WORLD_SIZE`` in the environment, or ``WORLD_SIZE=1``) it does
 nothing. Under ``torchrun --nproc_per_node=N`` it reads ``WORLD_SIZE``, ``RANK`` and
 ``LOCAL_RANK``, joins the process group with the backend the device needs (``gloo`` on
@@ -9,13 +9,13 @@ group when training ends, also on an error.
 
 The data of a multi-process run are those of the single-process run with the same global
 batch: every rank draws the *global* batch of step ``s`` from the generator seeded with
-``(seed, s)`` and keeps its own contiguous slice (:func:`shard_batch`). Ranks therefore
+``(seed, s)`` and keeps its own contiguous slice (`shard_batch`). Ranks therefore
 never see the same sequence twice; when the task's loss is a mean over the items of a
 batch, the average of the ranks' losses is the single-process loss (and DDP's averaged
 gradient its gradient); and a checkpoint resumes under any world size that divides the
 batch.
 
-Example:
+Examples:
     .. code-block:: bash
 
         torchrun --nproc_per_node=2 -m tasks.copy --out runs/copy-ddp --batch-size 64
@@ -51,6 +51,8 @@ __all__ = [
 #: How long a rank waits in a collective (or at start-up) for the others before failing.
 _TIMEOUT = datetime.timedelta(minutes=30)
 _LOCALHOST = "127.0.0.1"
+#: Process groups this process has joined: each gets its own key prefix in the rendezvous store.
+_groups_joined = 0
 
 
 def env_world() -> tuple[int, int, int]:
@@ -174,7 +176,7 @@ def process_group(device: torch.device) -> Iterator[DistributedContext]:
         device: the device asked for (``cuda`` without an index becomes ``cuda:LOCAL_RANK``).
 
     Yields:
-        The :class:`DistributedContext`.
+        The `DistributedContext`.
     """
     if dist.is_available() and dist.is_initialized():
         device = _rank_device(device, env_world()[1])
@@ -187,7 +189,13 @@ def process_group(device: torch.device) -> Iterator[DistributedContext]:
     device = _rank_device(device, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend_for(device), timeout=_TIMEOUT,
+    # torchrun's store outlives a group, and a script may call fit several times: a fresh key
+    # prefix per group keeps a fast rank from reading a finished group's addresses.
+    global _groups_joined
+    store, _, _ = next(dist.rendezvous("env://", rank, world_size, timeout=_TIMEOUT))
+    store = dist.PrefixStore(f"memnets/group{_groups_joined}/", store)
+    _groups_joined += 1
+    dist.init_process_group(backend_for(device), store=store, rank=rank, world_size=world_size, timeout=_TIMEOUT,
                             device_id=device if device.type == "cuda" else None)
     try:
         yield DistributedContext(dist.get_rank(), dist.get_world_size(), device)
@@ -206,8 +214,9 @@ def shard_batch(batch: Any, rank: int, world_size: int, dim: Any = None) -> Any:
 
     Args:
         batch: a tensor; a tuple, NamedTuple, list or dict of batches (recursively);
-            or a ``torch_geometric`` ``Batch`` (split by graphs). Plain values
-            (numbers, strings, ``None``) are kept as they are.
+            or a ``torch_geometric`` ``Batch`` (split by graphs; plain values set on the
+            whole batch, such as a step count, are kept). Plain values (numbers,
+            strings, ``None``) are kept as they are.
         rank: this process's rank.
         world_size: the number of processes.
         dim: the batch dimension: one int for every tensor, or a structure shaped like
@@ -223,9 +232,9 @@ def shard_batch(batch: Any, rank: int, world_size: int, dim: Any = None) -> Any:
             dimensions (usually a wrong ``dim``: time-major data need ``dim=1``), or B is
             not divisible by ``world_size``.
         TypeError: for a leaf it does not know how to split (override
-            :meth:`memnets.training.Task.shard`).
+            `memnets.training.Task.shard`).
 
-    Example:
+    Examples:
         >>> shard_batch((torch.arange(4), torch.zeros(3, 4)), 1, 2, dim=(0, 1))[0]
         tensor([2, 3])
     """
@@ -286,7 +295,11 @@ def _describe(leaf: Any, dim: Any) -> str:
 
 def _narrow(leaf: Any, dim: Any, start: int, length: int) -> Any:
     if _is_graph_batch(leaf):
-        return type(leaf).from_data_list(leaf.index_select(slice(start, start + length)))
+        part = type(leaf).from_data_list(leaf.index_select(slice(start, start + length)))
+        for key in leaf.keys():  # batch-level plain values set after collation (e.g. a step count)
+            if key not in part.keys() and isinstance(leaf[key], (bool, int, float, str)):
+                part[key] = leaf[key]
+        return part
     return leaf.narrow(dim, start, length)
 
 
@@ -309,7 +322,7 @@ def run_processes(fn: Callable[..., Any], world_size: int, args: tuple = (), thr
 
     What ``torchrun --nproc_per_node=world_size`` does for a script, for a function: each
     process gets ``MASTER_ADDR``/``MASTER_PORT`` (a free local port), ``WORLD_SIZE``,
-    ``RANK`` and ``LOCAL_RANK``, so :func:`~memnets.training.fit` inside ``fn`` joins the
+    ``RANK`` and ``LOCAL_RANK``, so `fit` inside ``fn`` joins the
     group by itself. Used by the tests and the benchmark; ``fn`` must be importable
     (defined at module level).
 

@@ -3,9 +3,9 @@ r"""Gradient flow through time: Pascanu et al.'s regulariser and a vanishing-gra
 Bengio, Simard & Frasconi (1994) and Hochreiter (1991) showed that the gradient of a loss
 at step $T$ with respect to an earlier state, $\partial L_T / \partial h_k =
 \partial L_T / \partial h_T \prod_{t=k+1}^{T} \partial h_t / \partial h_{t-1}$, shrinks
-or grows exponentially in $T - k$ for an Elman network. :func:`state_gradient_norms`
+or grows exponentially in $T - k$ for an Elman network. `state_gradient_norms`
 measures $\lVert \partial L_T / \partial h_k \rVert$ against $k$ for any cell, and
-:func:`plot_gradient_norms` draws it (RNN vs LSTM vs GRU).
+`plot_gradient_norms` draws it (RNN vs LSTM vs GRU).
 
 Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural
 networks", §3.3, eq. (10), penalise a change of the back-propagated gradient's norm from
@@ -42,7 +42,7 @@ __all__ = [
 
 #: Steps whose gradient norm is below this are left out of Ω (no gradient reaches them).
 _EPSILON = 1e-12
-#: Smallest value drawn on the log axis of :func:`plot_gradient_norms`.
+#: Smallest value drawn on the log axis of `plot_gradient_norms`.
 _PLOT_FLOOR = 1e-30
 
 
@@ -112,7 +112,7 @@ def gradient_flow_penalty(step: Callable[[Tensor, Tensor], Tensor], inputs: Tens
     Shapes:
         inputs: (T, B, I); states: (T + 1, B, H); grads: (T, B, H).
 
-    Example:
+    Examples:
         >>> cell = torch.nn.RNNCell(2, 3)
         >>> omega = gradient_flow_penalty(cell, torch.zeros(4, 1, 2), torch.zeros(5, 1, 3), torch.ones(4, 1, 3))
     """
@@ -149,7 +149,7 @@ def gradient_flow_regularizer(cell: nn.Module, inputs: Tensor, loss_fn: Callable
     Shapes:
         inputs: (T, B, I); state: (B, H).
 
-    Example:
+    Examples:
         >>> cell, head = torch.nn.RNNCell(2, 8), torch.nn.Linear(8, 1)
         >>> loss, omega = gradient_flow_regularizer(cell, torch.randn(10, 4, 2),
         ...                                         lambda hs: head(hs[-1]).pow(2).mean())
@@ -195,7 +195,7 @@ def state_gradient_norms(cell: nn.Module, inputs: Tensor, loss_fn: Callable[[Ten
     Shapes:
         inputs: (T, B, I) -> (T + 1,).
 
-    Example:
+    Examples:
         >>> norms = state_gradient_norms(torch.nn.RNNCell(1, 16), torch.randn(50, 8, 1),
         ...                              lambda h: h.sum())
     """
@@ -242,7 +242,7 @@ def plot_gradient_norms(curves: Mapping[str, Tensor | Sequence[float]], path: st
     solid, the others dashed.
 
     Args:
-        curves: label -> the T + 1 norms from :func:`state_gradient_norms`.
+        curves: label -> the T + 1 norms from `state_gradient_norms`.
         path: where to write the PNG.
         title: the plot title.
 

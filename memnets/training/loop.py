@@ -1,4 +1,4 @@
-"""The shared training loop: every task script of memnets trains through :func:`fit`.
+"""The shared training loop: every task script of memnets trains through `fit`.
 
 One loop for all families: optimiser choice, gradient clipping by value and by norm, a
 curriculum hook, periodic evaluation, a tqdm progress bar with live metrics, metrics
@@ -12,9 +12,9 @@ would have seen; the global torch RNG (dropout, random memory initialisation) is
 in the checkpoint and restored.
 
 Scaling up: the same loop runs under ``torchrun`` with DistributedDataParallel (every rank
-draws the global batch of a step and keeps its slice, see :meth:`Task.shard`; rank 0 alone
+draws the global batch of a step and keeps its slice, see `Task.shard`; rank 0 alone
 writes metrics and checkpoints), compiles the models' per-step functions with
-``--compile`` (:func:`~memnets.training.compilation.compile_steps`) and runs the forward
+``--compile`` (`compile_steps`) and runs the forward
 pass under bf16 autocast with ``--amp bf16``.
 """
 
@@ -62,20 +62,20 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 class NonFiniteLossError(RuntimeError):
-    """Raised by :func:`fit` when the loss or the gradient norm is NaN or infinite."""
+    """Raised by `fit` when the loss or the gradient norm is NaN or infinite."""
 
 
 class Task(abc.ABC):
-    """What :func:`fit` needs from a task: data, a loss, an evaluation.
+    """What `fit` needs from a task: data, a loss, an evaluation.
 
-    Subclass it and implement :meth:`sample` and :meth:`loss`; :meth:`evaluate`,
-    :meth:`curriculum` and the state methods are optional. For multi-process training
-    set :attr:`batch_dim` to where the batch dimension of :meth:`sample`'s tensors is,
-    or override :meth:`shard`.
+    Subclass it and implement `sample` and `loss`; `evaluate`,
+    `curriculum` and the state methods are optional. For multi-process training
+    set `batch_dim` to where the batch dimension of `sample`'s tensors is,
+    or override `shard`.
     """
 
-    #: The batch dimension of the tensors :meth:`sample` returns, used by the default
-    #: :meth:`shard`: one int for all of them (0 batch-first, 1 time-major), or a
+    #: The batch dimension of the tensors `sample` returns, used by the default
+    #: `shard`: one int for all of them (0 batch-first, 1 time-major), or a
     #: structure shaped like the batch (``BitBatch(inputs=1, targets=1, mask=1,
     #: lengths=0)``). ``None``: not declared; then only ``torch_geometric`` batches (split
     #: by graph) can be sharded, so that time is never split by mistake.
@@ -92,13 +92,13 @@ class Task(abc.ABC):
     def shard(self, batch: Any, rank: int, world_size: int) -> Any:
         """This rank's part of a global batch, in multi-process training.
 
-        :func:`fit` draws the *global* batch of every step on every rank (from the
+        `fit` draws the *global* batch of every step on every rank (from the
         generator seeded with ``(seed, step)``) and trains each rank on its shard, so
         the ranks see disjoint data and a run matches the single-process run with the
-        same global batch. The default cuts every tensor along :attr:`batch_dim` into
-        ``world_size`` contiguous parts (:func:`~memnets.training.distributed.shard_batch`;
+        same global batch. The default cuts every tensor along `batch_dim` into
+        ``world_size`` contiguous parts (`shard_batch`;
         it also splits ``torch_geometric`` batches by graph). For the averaged rank
-        losses to equal the global loss, :meth:`loss` must be a mean over the batch's
+        losses to equal the global loss, `loss` must be a mean over the batch's
         items (sequences, trees, graphs).
         """
         return shard_batch(batch, rank, world_size, self.batch_dim)
@@ -109,19 +109,19 @@ class Task(abc.ABC):
 
     def curriculum(self, step: int, metrics: dict[str, float]) -> None:
         """Called after every step with the step's metrics (and evaluation results, when
-        there are some); may change what :meth:`sample` draws. Default: no-op."""
+        there are some); may change what `sample` draws. Default: no-op."""
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-valued state that a checkpoint must carry (e.g. a curriculum's level)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what `state_dict` returned."""
 
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns.
+    """What `fit` returns.
 
     Attributes:
         model: the trained model (the same object that was passed in).
@@ -186,7 +186,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` with the settings in ``cfg``.
 
     Writes into ``cfg.out``: ``model.pt`` (checkpoint: model class and arguments, weights,
-    optimiser, step, RNG and task state; read by :func:`memnets.load`),
+    optimiser, step, RNG and task state; read by `memnets.load`),
     ``metrics.jsonl`` (one record per ``log_every`` steps with the loss and the task's
     metrics, and one per evaluation with keys prefixed ``eval/``).
 
@@ -198,12 +198,12 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
 
     Args:
         model: a module whose class is decorated with
-            :func:`~memnets.nn.registry.register_model`.
-        task: the :class:`Task`.
-        cfg: the :class:`~memnets.training.TrainConfig`.
+            `register_model`.
+        task: the `Task`.
+        cfg: the `TrainConfig`.
 
     Returns:
-        A :class:`FitResult`.
+        A `FitResult`.
 
     Raises:
         NonFiniteLossError: on a NaN or infinite loss or gradient norm; the checkpoint on
@@ -221,7 +221,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
 
 
 def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], ctx: DistributedContext) -> FitResult:
-    """The body of :func:`fit`, once the process group (if any) is up."""
+    """The body of `fit`, once the process group (if any) is up."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, jsonl_path = out / "model.pt", out / "metrics.jsonl"

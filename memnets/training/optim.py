@@ -33,7 +33,7 @@ class GravesRMSprop(torch.optim.Optimizer):
         eps: $\daleth$, added inside the square root.
         weight_decay: L2 penalty added to the gradient.
 
-    Example:
+    Examples:
         >>> opt = GravesRMSprop(torch.nn.Linear(2, 2).parameters(), lr=1e-4)
     """
 
@@ -86,11 +86,11 @@ class GravesRMSprop(torch.optim.Optimizer):
 
 def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Build the optimiser a :class:`~memnets.training.TrainConfig` names.
+    """Build the optimiser a `TrainConfig` names.
 
     Args:
         name: ``"adam"``, ``"amsgrad"`` (Adam with the AMSGrad maximum of Reddi, Kale &
-            Kumar 2018), ``"rmsprop"`` (:class:`GravesRMSprop`) or ``"sgd"``.
+            Kumar 2018), ``"rmsprop"`` (`GravesRMSprop`) or ``"sgd"``.
         params: the parameters.
         lr: learning rate.
         momentum: momentum for RMSprop and SGD.

@@ -37,12 +37,12 @@ _DERIVATIVES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 
 class RealTimeRecurrentLearning:
-    r"""On-line RTRL for an Elman cell with a readout: call :meth:`step` once per time step.
+    r"""On-line RTRL for an Elman cell with a readout: call `step` once per time step.
 
     The cell must have ``torch.nn.RNNCell``'s parameters (``weight_ih`` (H, I),
     ``weight_hh`` (H, H), optional ``bias_ih``, ``bias_hh``) and its ``nonlinearity``
-    (``"tanh"`` or ``"relu"``); :class:`torch.nn.RNNCell` and :class:`memnets.RNNCell` both
-    do. Each :meth:`step` computes $h_t$, the loss of the step, and **adds** the exact
+    (``"tanh"`` or ``"relu"``); `torch.nn.RNNCell` and `memnets.RNNCell` both
+    do. Each `step` computes $h_t$, the loss of the step, and **adds** the exact
     gradient of that loss to the ``.grad`` of the cell's and the readout's parameters —
     so an optimiser can step at every time step (Williams & Zipser's on-line mode) or
     once per sequence (then the gradient is BPTT's).
@@ -53,7 +53,7 @@ class RealTimeRecurrentLearning:
             autograd: it has no temporal dependence).
         loss_fn: ``loss_fn(prediction, target) -> scalar`` of one step.
 
-    Example:
+    Examples:
         >>> cell, head = torch.nn.RNNCell(2, 4), torch.nn.Linear(4, 1)
         >>> learner = RealTimeRecurrentLearning(cell, head, torch.nn.functional.mse_loss)
         >>> learner.reset(batch_size=3)
@@ -162,7 +162,7 @@ class RealTimeRecurrentLearning:
 
 @dataclass
 class RTRLResult:
-    """What :func:`rtrl_gradients` returns.
+    """What `rtrl_gradients` returns.
 
     Attributes:
         loss: the summed loss over the sequence.
@@ -181,7 +181,7 @@ def rtrl_gradients(cell: nn.Module, readout: nn.Module, loss_fn: Callable[[Tenso
     r"""The gradient of $\sum_t \ell(\mathrm{readout}(h_t), y^*_t)$ by RTRL, without touching ``.grad``.
 
     Args:
-        cell: an Elman cell (see :class:`RealTimeRecurrentLearning`).
+        cell: an Elman cell (see `RealTimeRecurrentLearning`).
         readout: the per-step readout.
         loss_fn: the per-step loss.
         inputs: $x_1, \dots, x_T$.
@@ -189,12 +189,12 @@ def rtrl_gradients(cell: nn.Module, readout: nn.Module, loss_fn: Callable[[Tenso
         h0: the initial state (zeros by default).
 
     Returns:
-        An :class:`RTRLResult`.
+        An `RTRLResult`.
 
     Shapes:
         inputs: (T, B, I); targets: (T, B, ...); h0: (B, H).
 
-    Example:
+    Examples:
         >>> cell, head = torch.nn.RNNCell(2, 4), torch.nn.Linear(4, 1)
         >>> result = rtrl_gradients(cell, head, torch.nn.functional.mse_loss,
         ...                         torch.randn(6, 3, 2), torch.randn(6, 3, 1))
