@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from memnets.data.text import CharVocabulary, load_corpus, random_windows, split_text
 from memnets.nn.modes import InputFeedback, SequenceToSequence, generate
-from memnets.training import Task, TrainConfig, fit, parse_config, write_json
+from memnets.training import Task, TrainConfig, fit, is_main_process, parse_config, write_json
 
 _LN2 = math.log(2.0)
 #: Characters per chunk when the held-out text is read as one stream.
@@ -81,6 +81,8 @@ def unigram_bits_per_character(train: Tensor, held: Tensor, vocab_size: int) -> 
 class CharLMTask(Task):
     """Random windows of the training text; held-out bits per character."""
 
+    batch_dim = 1  # time-major (T, B) windows
+
     def __init__(self, train: Tensor, held: Tensor, vocab_size: int, seq_len: int):
         self.train, self.held, self.vocab_size, self.seq_len = train, held, vocab_size, seq_len
 
@@ -118,6 +120,8 @@ def main(argv=None) -> dict[str, Any]:
     model = SequenceToSequence(len(vocab), cfg.hidden_size, len(vocab), cell=cfg.cell, num_layers=cfg.num_layers)
     task = CharLMTask(train, held, len(vocab), cfg.seq_len)
     result = fit(model, task, cfg)
+    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
+        return {}
     device = next(model.parameters()).device
     model.eval()
     bpc = bits_per_character(model, held, len(vocab), device)

@@ -33,12 +33,12 @@ from memnets.nn.modes import (
     SequenceToVector,
     generate,
     teacher_forcing_probability,
-    unroll,
 )
 from memnets.training import (
     Task,
     TrainConfig,
     fit,
+    is_main_process,
     parse_config,
     save_model,
     write_json,
@@ -115,7 +115,8 @@ def _iterate_forecast(model: nn.Module, context: Tensor) -> Tensor:
 
 def _feedback_loss(model: nn.Module, series: Tensor, teacher_prob: float) -> Tensor:
     mode = "teacher_forcing" if teacher_prob >= 1.0 else "scheduled_sampling"
-    y, _ = unroll(model, y0=series[0], targets=series[1:], mode=mode, teacher_prob=teacher_prob)
+    # The model's forward unrolls it (through DistributedDataParallel's forward under torchrun).
+    y, _ = model(targets=series[1:], mode=mode, y0=series[0], teacher_prob=teacher_prob)
     return F.mse_loss(y, series[1:])
 
 
@@ -186,6 +187,8 @@ def build_trained_model(name: str, cfg: ForecastConfig) -> tuple[nn.Module, str]
 
 class ForecastTask(Task):
     """Fresh series every step; the loss of one strategy; test MSE on a fixed set."""
+
+    batch_dim = 1  # time-major (T, B, 1) series
 
     def __init__(self, strategy: str, test_context: Tensor, test_future: Tensor, schedule_k: float | None = None):
         self.loss_fn, self.forecast_fn = _STRATEGY_FNS[strategy]
@@ -293,6 +296,8 @@ def main(argv=None) -> dict:
         start = time.perf_counter()
         strategy = name.split("/")[-1]
         if name == "naive" or name.startswith(("linear/", "esn/")):
+            if not is_main_process():  # fitted in closed form (and saved) by rank 0 alone
+                continue
             with torch.no_grad():
                 mse = _mse(closed_form(name, cfg, train, context), future)
         else:
@@ -302,9 +307,13 @@ def main(argv=None) -> dict:
             task = ForecastTask(kind, context, future, schedule)
             run_cfg = dataclasses.replace(cfg, out=str(out / name.replace("/", "-")))
             result = fit(model, task, run_cfg)
+            if not is_main_process():  # rank 0 alone reports and writes
+                continue
             mse = result.last_eval["mse"]
         results[name] = {"mse": mse, "strategy": strategy, "seconds": time.perf_counter() - start}
         print(f"{name:28s} test MSE {mse:.5f}  ({results[name]['seconds']:.1f} s)", flush=True)
+    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
+        return {}
     table = results_table(results)
     print(table)
     (out / "results.md").write_text(table + "\n")

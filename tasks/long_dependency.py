@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from memnets.data.series import ADDING_BASELINE_MSE, adding_problem
 from memnets.nn.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.modes import SequenceToVector
-from memnets.training import Task, TrainConfig, fit, parse_config, write_json
+from memnets.training import Task, TrainConfig, fit, is_main_process, parse_config, write_json
 from memnets.training.gradflow import plot_gradient_norms, state_gradient_norms
 
 _CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
@@ -56,6 +56,8 @@ class LongDependencyConfig(TrainConfig):
 
 class AddingTask(Task):
     """Fresh adding-problem sequences every step; MSE on a fixed test set."""
+
+    batch_dim = (1, 0)  # x (T, B, 2) time-major, y (B, 1)
 
     def __init__(self, length: int, test: tuple[Tensor, Tensor]):
         self.length, self.test = length, test
@@ -105,6 +107,8 @@ def main(argv=None) -> dict[str, Any]:
         model = SequenceToVector(2, cfg.hidden_size, 1, cell=kind, pooling="last")
         initial = gradient_norms(model, kind, *probe)
         result = fit(model, AddingTask(cfg.length, test), dataclasses.replace(cfg, out=str(out / kind)))
+        if not is_main_process():  # under torchrun, rank 0 alone measures, writes and plots
+            continue
         model.eval()
         curves[f"{kind} (trained)"] = gradient_norms(model, kind, *probe)
         curves[f"{kind} (at init)"] = initial
@@ -121,6 +125,8 @@ def main(argv=None) -> dict[str, Any]:
         print(f"{kind:5s} test MSE {mse:.4f} ({mse / ADDING_BASELINE_MSE:.3f} x the baseline 1/6); "
               f"|dL/ds_0| / |dL/ds_T| = {results[kind]['grad_norm_ratio_init']:.2e} at init, "
               f"{results[kind]['grad_norm_ratio_trained']:.2e} trained ({results[kind]['seconds']:.0f} s)", flush=True)
+    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
+        return {}
     plot_gradient_norms(curves, out / "gradient_norms.png",
                         title=f"adding problem, T = {cfg.length}: " + r"$\|\partial L_T / \partial s_k\|$")
     metrics = {

@@ -230,8 +230,11 @@ def test_shard_batch_splits_graph_batches_by_graph():
 
     graphs = [Data(x=torch.full((n, 2), float(n)), edge_index=torch.zeros(2, 0, dtype=torch.long))
               for n in (1, 2, 3, 4)]
-    part = shard_batch(Batch.from_data_list(graphs), 1, 2)
+    batch = Batch.from_data_list(graphs)
+    batch.train_steps = 7  # a batch-level value set after collation (the graph tasks' step count)
+    part = shard_batch(batch, 1, 2)
     assert part.num_graphs == 2 and part.x[:, 0].tolist() == [3.0] * 3 + [4.0] * 4
+    assert part.train_steps == 7
 
 
 @pytest.mark.slow  # two more process launches (about 10-20 s)
@@ -256,3 +259,50 @@ def test_torchrun_runs_a_task_script_unchanged(tmp_path):
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
     assert json.loads((out / "metrics.json").read_text())["sequences"] == 12
     assert type(memnets.load(out / "model.pt")).__name__ == "NTM"
+
+
+_SCRIPTS = '''
+import json, os, sys
+from tasks import charlm, listops, long_dependency
+root = sys.argv[1]
+common = ["--steps", "2", "--batch-size", "4", "--log-every", "1", "--device", "cpu", "--no-progress"]
+returned = {
+    "charlm": charlm.main(["--out", f"{root}/charlm", "--hidden-size", "8", "--seq-len", "8",
+                           "--sample-length", "5", *common]),
+    "listops": listops.main(["--out", f"{root}/listops", "--hidden-size", "8", "--embedding-size", "8",
+                             "--max-depth", "3", "--eval-size", "8", "--test-size", "8", "--no-plots", *common]),
+    "long_dependency": long_dependency.main(["--out", f"{root}/long_dependency", "--length", "4", "--hidden-size",
+                                             "4", "--cells", "rnn", "gru", "--test-sequences", "8",
+                                             "--diagnostic-sequences", "4", *common]),
+}
+with open(f"{root}/returned-{os.environ['RANK']}.json", "w") as f:
+    json.dump({name: sorted(value) for name, value in returned.items()}, f)
+'''
+
+
+@pytest.mark.slow  # one torchrun launch of three task scripts (about 20-30 s on 2 busy cores)
+def test_torchrun_runs_sequence_tree_and_multi_model_task_scripts(tmp_path):
+    """Under torchrun, tasks.charlm (time-major), tasks.listops (trees: TreeTask.shard) and
+    tasks.long_dependency (three fits in one script, each joining a fresh process group) train
+    on both ranks, and rank 0 alone evaluates, prints and writes."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "scripts.py"
+    script.write_text(_SCRIPTS)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(script),
+                           str(tmp_path)], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("held-out bits per character") == 1  # printed by rank 0 only
+    assert done.stdout.count("after 2 steps (8 examples)") == 1
+    assert done.stdout.count("test MSE") == 2
+    returned = [json.loads((tmp_path / f"returned-{rank}.json").read_text()) for rank in range(2)]
+    assert all(returned[0].values()) and returned[1] == {"charlm": [], "listops": [], "long_dependency": []}
+    for run in ("charlm", "listops", "long_dependency/rnn", "long_dependency/gru"):
+        records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in records if "loss" in r] == [1, 2]  # once each: rank 0 alone logs
+        assert load_checkpoint(tmp_path / run / "model.pt")["world_size"] == 2
+    assert sorted(p.name for p in (tmp_path / "listops").iterdir()) == ["metrics.json", "metrics.jsonl", "model.pt"]
+    assert (tmp_path / "charlm" / "samples.txt").exists() and (tmp_path / "long_dependency" / "metrics.json").exists()

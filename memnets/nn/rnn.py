@@ -1,15 +1,15 @@
 r"""Sequence models: stacked, optionally bidirectional Elman RNN, LSTM and GRU.
 
-:class:`RNN`, :class:`LSTM` and :class:`GRU` have the constructor arguments, the
+`RNN`, `LSTM` and `GRU` have the constructor arguments, the
 ``forward(input, hx=None)`` signature and returns, and the ``state_dict`` keys of
 ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU`` (``PackedSequence`` input
 included), so a state dict moves between the two libraries in both directions and the
-outputs agree. On top of torch they offer the LSTM ``variant`` of :class:`LSTMCell` and
+outputs agree. On top of torch they offer the LSTM ``variant`` of `LSTMCell` and
 Graves-style skip connections (``skip_connections=True``).
 
 Every layer and direction runs the same time loop: the input projection of all time
 steps is one matrix product, and each step does only the hidden matrix product and the
-gated update of :mod:`memnets.functional.gates`.
+gated update of `memnets.functional.gates`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -44,7 +45,7 @@ _Step = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
 
 
 class _RNNBase(nn.Module):
-    """The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
+    """The shared machinery of `RNN`, `LSTM` and `GRU`."""
 
     def __init__(
         self,
@@ -260,36 +261,53 @@ class _RNNBase(nn.Module):
         names = {name.split("_l")[0]: name for name in self._all_weights[index]}
         return {kind: getattr(self, names[kind]) if kind in names else None for kind in kinds}
 
-    def _step_function(self, weights: dict[str, Tensor | None]) -> _Step:
-        """The one-step update ``step(xw_t, state) -> state`` of one layer/direction.
+    def compile_step(self, **options: Any) -> None:
+        """Compile the one-step update with ``torch.compile``, in place; the time loop stays eager.
 
-        ``xw_t`` is the projected input of step t: $x_t W_{ih}^\top$ plus both biases
+        Every layer, direction and time step calls the same step function (hidden matrix
+        product and gated update, the weights passed as arguments), so one small graph
+        serves every step and every sequence length, where compiling `forward`
+        would trace the unrolled sequence once per length. Parameters and ``state_dict``
+        keys are unchanged. The training loop's ``--compile`` calls it through
+        `memnets.training.compilation.compile_steps`, also for models that contain
+        this module (e.g. `LSTMBaseline`).
+
+        Args:
+            **options: passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ...).
+
+        Examples:
+            >>> lstm = LSTM(3, 4)
+            >>> lstm.compile_step(backend="eager")
+        """
+        self._step = torch.compile(self._step, **options)
+
+    def _step(self, xw: Tensor, state: tuple[Tensor, ...], w_hh_t: Tensor, b_hh: Tensor | None,
+              peephole: Tensor | None) -> tuple[Tensor, ...]:
+        r"""The one-step update ``state -> state`` of one layer/direction (``state[0]`` is h).
+
+        ``xw`` is the projected input of step t: $x_t W_{ih}^\top$ plus both biases
         for RNN and LSTM, plus ``b_ih`` only for the GRU (whose reset gate multiplies the
         hidden projection with its bias ``b_hh``).
         """
-        w_hh_t, b_hh = weights["weight_hh"].t(), weights["bias_hh"]
         if self.mode == "GRU":
-
-            def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-                (h,) = state
-                gh = torch.mm(h, w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
-                return (_gru_update_unchecked(xw, gh, h),)
-
-            return step
+            (h,) = state
+            gh = torch.mm(h, w_hh_t) if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
+            return (_gru_update_unchecked(xw, gh, h),)
         if self.mode == "LSTM":
-            variant, peephole = self.variant, weights["weight_peephole"]
-
-            def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-                h, c = state
-                return _lstm_update_unchecked(torch.addmm(xw, h, w_hh_t), c, variant, peephole)
-
-            return step
+            h, c = state
+            return _lstm_update_unchecked(torch.addmm(xw, h, w_hh_t), c, self.variant, peephole)
         nonlinearity = "relu" if self.mode == "RNN_RELU" else "tanh"
+        return (rnn_update(torch.addmm(xw, state[0], w_hh_t), nonlinearity),)
 
-        def step(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return (rnn_update(torch.addmm(xw, state[0], w_hh_t), nonlinearity),)
+    def _step_function(self, weights: dict[str, Tensor | None]) -> _Step:
+        """`_step` with the weights of one layer/direction bound: ``step(xw_t, state) -> state``."""
+        w_hh_t, b_hh, peephole = weights["weight_hh"].t(), weights["bias_hh"], weights["weight_peephole"]
+        step = self._step  # the compiled step after compile_step
 
-        return step
+        def bound(xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+            return step(xw, state, w_hh_t, b_hh, peephole)
+
+        return bound
 
     def _run_direction(
         self,
@@ -389,7 +407,7 @@ class RNN(_RNNBase):
         ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,), with ``_reverse`` for the second
         direction; I_0 = I, I_k = D·H (+ I with skip connections).
 
-    Example:
+    Examples:
         >>> rnn = RNN(10, 20, num_layers=2)
         >>> output, h_n = rnn(torch.randn(5, 3, 10))    # (5, 3, 20), (2, 3, 20)
     """
@@ -476,7 +494,7 @@ class LSTM(_RNNBase):
         (G·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), ``_reverse`` for the second
         direction, G = 4 (3 for coupled and no_forget).
 
-    Example:
+    Examples:
         >>> lstm = LSTM(10, 20, num_layers=2, batch_first=True)
         >>> output, (h_n, c_n) = lstm(torch.randn(3, 5, 10))   # (3, 5, 20), (2, 3, 20)
     """
@@ -559,7 +577,7 @@ class GRU(_RNNBase):
         (3·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3·H,), ``_reverse`` for the second
         direction.
 
-    Example:
+    Examples:
         >>> gru = GRU(10, 20, bidirectional=True)
         >>> output, h_n = gru(torch.randn(5, 3, 10))    # (5, 3, 40), (2, 3, 20)
     """
