@@ -6,7 +6,7 @@ Next-character prediction with teacher forcing (the true previous character is t
 input) on random windows of the first 90 % of the play; reports bits per character on
 the held-out last 10 %, read as one stream with the state carried across chunks, next to
 a unigram baseline; prints text sampled from the model (the generation loop of
-:func:`memnets.nn.modes.generate`). Writes ``metrics.json`` and ``samples.txt``.
+`memnets.nn.modes.generate`). Writes ``metrics.json`` and ``samples.txt``.
 """
 
 from __future__ import annotations

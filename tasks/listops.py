@@ -41,11 +41,11 @@ def predict(model: nn.Module, batch: TreeTaskBatch) -> Tensor:
 
 
 class TreeTask(Task):
-    """A tree task for :func:`~memnets.training.fit`: classification (ListOps) or regression (arithmetic).
+    """A tree task for `fit`: classification (ListOps) or regression (arithmetic).
 
     Args:
-        make_batch: :func:`~memnets.data.trees.listops_batch` or
-            :func:`~memnets.data.trees.arithmetic_batch`.
+        make_batch: `listops_batch` or
+            `arithmetic_batch`.
         regression: predict a value (MSE on ``target / value_scale``) instead of a class.
         value_scale: the regression target's unit (outputs are in units of it).
         eval_size: fresh expressions per periodic evaluation.
@@ -121,8 +121,8 @@ class TreeTaskConfig(TrainConfig):
     """Settings shared by the tree-task scripts: the training loop's, plus the model's.
 
     Args:
-        model: ``"tree"`` (a :class:`~memnets.nn.trees.TreeClassifier` on the gold trees)
-            or ``"lstm"`` (a :class:`~memnets.nn.trees.SequenceClassifier` on the strings).
+        model: ``"tree"`` (a `TreeClassifier` on the gold trees)
+            or ``"lstm"`` (a `SequenceClassifier` on the strings).
         cell: the tree encoder, one of ``childsum``, ``nary``, ``recursive``, ``gru``.
         arity: N of the ``nary`` cell (and of a positional ``recursive`` one).
         embedding_size: token embedding size.
@@ -147,7 +147,7 @@ class TreeTaskConfig(TrainConfig):
 
 
 def build_tree_task_model(cfg: TreeTaskConfig, tree_vocab: int, sequence_vocab: int, num_outputs: int) -> nn.Module:
-    """The model a :class:`TreeTaskConfig` names, initialised from ``cfg.seed``."""
+    """The model a `TreeTaskConfig` names, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     if cfg.model == "tree":
         if cfg.cell not in TREE_CELLS:
@@ -189,7 +189,7 @@ def run_tree_task(cfg: TreeTaskConfig, task: TreeTask, model: nn.Module,
 
     Args:
         cfg: the script's config.
-        task: the :class:`TreeTask` (its keyword arguments are the training distribution).
+        task: the `TreeTask` (its keyword arguments are the training distribution).
         model: the model to train.
         settings: name -> arguments of the task's generator for each final evaluation
             (``{}`` is the training distribution).

@@ -1,0 +1,147 @@
+"""Seeded data generators for the tasks of memnets (importable from research code).
+
+Every generator draws from a ``torch.Generator`` that the caller passes; nothing is
+downloaded. One submodule per kind of data; each block below re-exports one submodule's
+public names.
+"""
+
+# Bit sequences of the Neural Turing Machine tasks (copy, repeat copy, associative recall,
+# priority sort) and their metrics.
+from memnets.data.bits import (
+    BATCH_DIMS,
+    GENERALISATION,
+    REPEAT_COUNT_MEAN,
+    REPEAT_COUNT_STD,
+    BitBatch,
+    associative_recall_batch,
+    bits_per_sequence,
+    copy_batch,
+    masked_bce_loss,
+    priority_sort_batch,
+    repeat_copy_batch,
+    wrong_bits_per_sequence,
+)
+
+__all__ = [
+    # bits
+    "BATCH_DIMS",
+    "GENERALISATION",
+    "REPEAT_COUNT_MEAN",
+    "REPEAT_COUNT_STD",
+    "BitBatch",
+    "associative_recall_batch",
+    "bits_per_sequence",
+    "copy_batch",
+    "masked_bce_loss",
+    "priority_sort_batch",
+    "repeat_copy_batch",
+    "wrong_bits_per_sequence",
+]
+
+# Time series of the forecasting task and the adding problem (long dependencies).
+from memnets.data.series import (  # noqa: E402
+    ADDING_BASELINE_MSE,
+    CONTEXT_STEPS,
+    HORIZON_STEPS,
+    SERIES_STEPS,
+    adding_problem,
+    forecast_windows,
+    forecasting_split,
+    sine_mixture_series,
+)
+
+# The shipped public-domain text and character batches (character language model).
+from memnets.data.text import CORPORA, CharVocabulary, corpus_path, load_corpus, random_windows, split_text  # noqa: E402
+
+__all__ += [
+    # series
+    "ADDING_BASELINE_MSE",
+    "CONTEXT_STEPS",
+    "HORIZON_STEPS",
+    "SERIES_STEPS",
+    "adding_problem",
+    "forecast_windows",
+    "forecasting_split",
+    "sine_mixture_series",
+    # text
+    "CORPORA",
+    "CharVocabulary",
+    "corpus_path",
+    "load_corpus",
+    "random_windows",
+    "split_text",
+]
+
+# Trees: level schedules, builders, and the ListOps and arithmetic tasks (gold trees + strings).
+from memnets.data.trees import (  # noqa: E402
+    ARITHMETIC_SEQUENCE_VOCAB,
+    ARITHMETIC_VOCAB,
+    LISTOPS_OPERATORS,
+    LISTOPS_SEQUENCE_VOCAB,
+    LISTOPS_VOCAB,
+    TreeSchedule,
+    TreeTaskBatch,
+    arithmetic_batch,
+    attach_schedule,
+    balanced_binary_tree,
+    chain_tree,
+    collate_trees,
+    listops_batch,
+    listops_value,
+    tree_from_nested,
+    tree_from_string,
+    tree_schedule,
+)
+
+__all__ += [
+    # trees
+    "ARITHMETIC_SEQUENCE_VOCAB",
+    "ARITHMETIC_VOCAB",
+    "LISTOPS_OPERATORS",
+    "LISTOPS_SEQUENCE_VOCAB",
+    "LISTOPS_VOCAB",
+    "TreeSchedule",
+    "TreeTaskBatch",
+    "arithmetic_batch",
+    "attach_schedule",
+    "balanced_binary_tree",
+    "chain_tree",
+    "collate_trees",
+    "listops_batch",
+    "listops_value",
+    "tree_from_nested",
+    "tree_from_string",
+    "tree_schedule",
+]
+
+# Graph-algorithm tasks: networkx graphs and ground truth as torch_geometric data.
+from memnets.data.graphs import (  # noqa: E402
+    CLRS_EDGE_PROB,
+    bellman_ford_graph,
+    bellman_ford_predecessors,
+    bfs_graph,
+    bfs_predecessors,
+    connectivity_graph,
+    draw_seeds,
+    erdos_renyi_graph,
+    graph_batch,
+    shortest_path_annotations,
+    shortest_path_graph,
+    shortest_path_steps,
+)
+
+__all__ += [
+    # graphs
+    "CLRS_EDGE_PROB",
+    "bellman_ford_graph",
+    "bellman_ford_predecessors",
+    "bfs_graph",
+    "bfs_predecessors",
+    "connectivity_graph",
+    "draw_seeds",
+    "erdos_renyi_graph",
+    "graph_batch",
+    "shortest_path_annotations",
+    "shortest_path_steps",
+    "shortest_path_graph",
+]

@@ -1,0 +1,306 @@
+r"""Graph-algorithm tasks as torch_geometric data: networkx graphs, networkx ground truth.
+
+Every generator takes an integer ``seed`` (for networkx's generator and a
+``numpy.random.default_rng``) and returns one `torch_geometric.data.Data`;
+`graph_batch` draws the seeds from a ``torch.Generator`` and concatenates the graphs
+into a `torch_geometric.data.Batch` (one disconnected graph). Index-valued fields
+have ``index`` in their name, so ``Batch`` offsets them by each graph's first node.
+
+Undirected graphs are stored with both directions of every edge (``edge_index`` row 0
+the senders, row 1 the receivers); the pointer tasks also add a self-loop per node, so
+that the candidates of a node's predecessor are exactly its incoming edges.
+
+Tasks (encodings as in the task specifications):
+
+* `bfs_graph` -- BFS predecessor (CLRS-30): Erdős–Rényi graph, a source; every
+  node's BFS parent (ties: lowest index; the source and unreachable nodes point to
+  themselves).
+* `bellman_ford_graph` -- Bellman-Ford predecessor (CLRS-30): the same graphs with
+  symmetric weights U[0, 1]; every node's predecessor on a shortest path.
+* `shortest_path_graph` -- GGNN's shortest path (Li et al. 2016): a connected
+  Watts–Strogatz graph plus a distractor, relabelled at random; the unique shortest path
+  between marked source and target. `shortest_path_steps` turns it into one
+  example per output step (GGS-NN's sequence output, with teacher forcing).
+* `connectivity_graph` -- is an Erdős–Rényi graph near its connectivity threshold
+  connected (graph-level)?
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import networkx as nx
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+
+__all__ = [
+    "CLRS_EDGE_PROB",
+    "erdos_renyi_graph",
+    "bfs_predecessors",
+    "bellman_ford_predecessors",
+    "bfs_graph",
+    "bellman_ford_graph",
+    "shortest_path_graph",
+    "shortest_path_annotations",
+    "shortest_path_steps",
+    "connectivity_graph",
+    "graph_batch",
+    "draw_seeds",
+]
+
+#: Edge probability of CLRS-30's undirected Erdős–Rényi graphs: its sampler draws each
+#: direction with p = 0.5 and keeps the pairs drawn both ways, so p = 0.5² = 0.25.
+CLRS_EDGE_PROB = 0.25
+#: Largest seed drawn by `draw_seeds` (numpy and networkx take 32-bit seeds).
+_MAX_SEED = 2**31 - 1
+#: GGNN's shortest-path graphs (Li et al. 2016, §5.2): a connected Watts–Strogatz graph
+#: of 5 nodes (k = 3, p = 0.5) plus a 4-node distractor.
+_PATH_NODES, _DISTRACTOR_NODES, _WS_K, _WS_P = 5, 4, 3, 0.5
+#: Rejection-sampling attempts before a generator gives up.
+_MAX_TRIES = 10_000
+
+
+def draw_seeds(generator: torch.Generator, count: int) -> list[int]:
+    """``count`` integer seeds in [0, 2³¹ − 1) drawn from a torch generator."""
+    return torch.randint(0, _MAX_SEED, (count,), generator=generator).tolist()
+
+
+def erdos_renyi_graph(n: int, p: float, seed: int | None = None) -> nx.Graph:
+    """G(n, p): every one of the n(n−1)/2 node pairs is an edge with probability p."""
+    return nx.gnp_random_graph(n, p, seed=seed)
+
+
+def bfs_predecessors(graph: nx.Graph, source: int) -> list[int]:
+    """Every node's BFS parent from ``source``, CLRS's convention.
+
+    The parent of a node at distance d is its lowest-index neighbour at distance d − 1
+    (what a BFS that scans nodes in index order assigns first); the source and the
+    nodes it cannot reach point to themselves. Distances from
+    `networkx.single_source_shortest_path_length`.
+    """
+    distance = nx.single_source_shortest_path_length(graph, source)
+    parents = list(range(graph.number_of_nodes()))
+    for node, d in distance.items():
+        if node != source:
+            parents[node] = min(u for u in graph.neighbors(node) if distance.get(u) == d - 1)
+    return parents
+
+
+def bellman_ford_predecessors(graph: nx.Graph, source: int, weight: str = "weight") -> list[int]:
+    """Every node's predecessor on a shortest path from ``source``.
+
+    From `networkx.bellman_ford_predecessor_and_distance`; when a node has several
+    (a measure-zero event for continuous weights) the lowest index is taken. The source
+    and unreachable nodes point to themselves.
+    """
+    predecessors, _ = nx.bellman_ford_predecessor_and_distance(graph, source, weight=weight)
+    parents = list(range(graph.number_of_nodes()))
+    for node, options in predecessors.items():
+        if options:
+            parents[node] = min(options)
+    return parents
+
+
+def _both_directions(graph: nx.Graph) -> Tensor:
+    edges = np.asarray(list(graph.edges()), dtype=np.int64).reshape(-1, 2)
+    both = np.concatenate([edges, edges[:, ::-1]], axis=0)
+    return torch.from_numpy(np.ascontiguousarray(both.T))
+
+
+def _one_hot(n: int, *nodes: int) -> Tensor:
+    x = torch.zeros(n, len(nodes))
+    for column, node in enumerate(nodes):
+        x[node, column] = 1.0
+    return x
+
+
+def _positions(n: int, rng: np.random.Generator) -> Tensor:
+    """CLRS's node-position input, randomised as Ibarz et al. (2022) do: n sorted U[0, 1]
+    values, so that index order (the BFS tie-break) is visible without fixing a spacing."""
+    return torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, size=n))).float().unsqueeze(-1)
+
+
+def _pointer_data(graph: nx.Graph, source: int, parents: list[int], weighted: bool, rng: np.random.Generator) -> Data:
+    n = graph.number_of_nodes()
+    edges = _both_directions(graph)
+    loops = torch.arange(n).repeat(2, 1)
+    edge_index = torch.cat([edges, loops], dim=1)
+    is_loop = torch.cat([torch.zeros(edges.size(1)), torch.ones(n)]).unsqueeze(-1)
+    if weighted:
+        weights = torch.tensor([graph.edges[u, v]["weight"] for u, v in edges.t().tolist()], dtype=torch.float32)
+        edge_attr = torch.cat([torch.cat([weights, torch.zeros(n)]).unsqueeze(-1), is_loop], dim=-1)
+    else:
+        edge_attr = is_loop
+    x = torch.cat([_one_hot(n, source), _positions(n, rng)], dim=-1)
+    return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, predecessor_index=torch.tensor(parents),
+                source_index=torch.tensor([source]), num_nodes=n)
+
+
+def bfs_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+    """One BFS-predecessor example (CLRS-30): G(n, p), a uniform source, BFS parents.
+
+    Returns:
+        ``Data`` with ``x`` (n, 2) the source mark and the node's position (n sorted
+        U[0, 1] values: CLRS's ``pos`` input, randomised as in Ibarz et al. 2022, which
+        tells the model the index order that breaks ties), ``edge_index`` (2, E) both
+        directions of every edge plus n self-loops (the self-loops last), ``edge_attr``
+        (E, 1) = 1 on the self-loops, ``predecessor_index`` (n,) and ``source_index`` (1,).
+
+    Examples:
+        >>> data = bfs_graph(16, seed=0)
+    """
+    rng = np.random.default_rng(seed)
+    graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
+    source = int(rng.integers(n))
+    return _pointer_data(graph, source, bfs_predecessors(graph, source), weighted=False, rng=rng)
+
+
+def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+    """One Bellman-Ford-predecessor example (CLRS-30): G(n, p) with weights U[0, 1].
+
+    Each undirected edge gets one weight, the same in both directions.
+
+    Returns:
+        As `bfs_graph`, with ``edge_attr`` (E, 2) = (weight, self-loop mark); the
+        self-loops have weight 0.
+
+    Examples:
+        >>> data = bellman_ford_graph(16, seed=0)
+    """
+    rng = np.random.default_rng(seed)
+    graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
+    for u, v in graph.edges():
+        graph.edges[u, v]["weight"] = float(rng.uniform(0.0, 1.0))
+    source = int(rng.integers(n))
+    return _pointer_data(graph, source, bellman_ford_predecessors(graph, source), weighted=True, rng=rng)
+
+
+def shortest_path_graph(seed: int | None = None) -> Data:
+    """One example of GGNN's shortest-path task (Li et al. 2016, §5.2).
+
+    A connected Watts–Strogatz graph (5 nodes, k = 3, p = 0.5) and a 4-node distractor
+    (a connected Watts–Strogatz graph too), nodes relabelled by a random permutation,
+    every edge in both directions; source and target drawn from the first graph until
+    their shortest path is unique.
+
+    Returns:
+        ``Data`` with ``x`` (9, 2) the source and target marks, ``edge_index`` (2, E),
+        ``path_index`` (P,) the path's nodes from source to target, ``on_path`` (9,)
+        booleans, ``source_index`` and ``target_index`` (1,).
+
+    Examples:
+        >>> data = shortest_path_graph(seed=0)
+    """
+    rng = np.random.default_rng(seed)
+    main = nx.connected_watts_strogatz_graph(_PATH_NODES, _WS_K, _WS_P, seed=int(rng.integers(_MAX_SEED)))
+    distractor = nx.connected_watts_strogatz_graph(_DISTRACTOR_NODES, _WS_K, _WS_P,
+                                                   seed=int(rng.integers(_MAX_SEED)))
+    joint = nx.disjoint_union(main, distractor)
+    n = joint.number_of_nodes()
+    relabel = rng.permutation(n)
+    graph = nx.relabel_nodes(joint, {old: int(relabel[old]) for old in range(n)})
+    for _ in range(_MAX_TRIES):
+        source, target = (int(relabel[i]) for i in rng.choice(_PATH_NODES, size=2, replace=False))
+        paths = list(nx.all_shortest_paths(graph, source, target))
+        if len(paths) == 1:
+            break
+    else:  # pragma: no cover - a tree-like main graph always has unique paths
+        raise RuntimeError("shortest_path_graph: no source/target pair with a unique shortest path")
+    path = torch.tensor(paths[0])
+    on_path = torch.zeros(n, dtype=torch.bool)
+    on_path[path] = True
+    return Data(x=_one_hot(n, source, target), edge_index=_both_directions(graph), path_index=path,
+                on_path=on_path, source_index=torch.tensor([source]), target_index=torch.tensor([target]),
+                num_nodes=n)
+
+
+def shortest_path_annotations(data: Data, emitted: list[int]) -> Data:
+    """The graph of a `shortest_path_graph` example annotated for its next output step.
+
+    The annotations are the source and target marks, the nodes emitted so far (source
+    first) and the last of them.
+
+    Args:
+        data: a `shortest_path_graph` example (local node indices).
+        emitted: the path so far, starting at the source.
+
+    Returns:
+        ``Data`` with ``x`` (V, 4) and the graph's ``edge_index``.
+    """
+    mark = torch.zeros(data.num_nodes, 1)
+    mark[emitted] = 1.0
+    x = torch.cat([data.x, mark, _one_hot(data.num_nodes, emitted[-1])], dim=-1)
+    return Data(x=x, edge_index=data.edge_index, num_nodes=data.num_nodes)
+
+
+def shortest_path_steps(data: Data) -> list[Data]:
+    """One example per output step of a path (GGS-NN's sequence output, teacher forced).
+
+    For the k-th node after the source the annotations are those of
+    `shortest_path_annotations` with the true path up to step k − 1; the label is
+    the k-th node.
+
+    Returns:
+        P − 1 ``Data`` with ``x`` (V, 4) and ``next_index`` (1,).
+    """
+    path = data.path_index.tolist()
+    steps = []
+    for k in range(1, len(path)):
+        step = shortest_path_annotations(data, path[:k])
+        step.next_index = torch.tensor([path[k]])
+        steps.append(step)
+    return steps
+
+
+def connectivity_graph(n: int, connected: bool | None = None, p: float | None = None,
+                       seed: int | None = None) -> Data:
+    r"""Is G(n, p) connected? Sampled at the connectivity threshold $p = \ln n / n$.
+
+    Graphs are drawn until one with the requested label comes (``connected=None``: the
+    label is a fair coin, so classes are balanced). One random node is marked: message
+    passing from identical node states cannot tell, e.g., a 6-cycle from two triangles,
+    but it can tell whether the mark reaches every node.
+
+    Returns:
+        ``Data`` with ``x`` (n, 1) the mark, ``edge_index`` (2, E) both directions and
+        ``y`` (1,) the label (1 = connected).
+
+    Examples:
+        >>> data = connectivity_graph(16, seed=0)
+    """
+    rng = np.random.default_rng(seed)
+    if connected is None:
+        connected = bool(rng.integers(2))
+    p = math.log(n) / n if p is None else p
+    for _ in range(_MAX_TRIES):
+        graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
+        if nx.is_connected(graph) == connected:
+            break
+    else:
+        raise RuntimeError(f"connectivity_graph: no {'connected' if connected else 'disconnected'} G({n}, {p}) "
+                           f"in {_MAX_TRIES} draws")
+    mark = int(rng.integers(n))
+    return Data(x=_one_hot(n, mark), edge_index=_both_directions(graph), y=torch.tensor([int(connected)]),
+                num_nodes=n)
+
+
+def graph_batch(
+    make_graph: Callable[..., Data],
+    count: int,
+    generator: torch.Generator,
+    device: torch.device | str | None = None,
+    **kwargs: Any,
+) -> Batch:
+    """``count`` graphs from ``make_graph(seed=..., **kwargs)``, seeds drawn from ``generator``.
+
+    Examples:
+        >>> batch = graph_batch(bfs_graph, 32, torch.Generator().manual_seed(0), n=16)
+        >>> batch.num_graphs
+        32
+    """
+    data = [make_graph(seed=seed, **kwargs) for seed in draw_seeds(generator, count)]
+    batch = Batch.from_data_list(data)
+    return batch.to(device) if device is not None else batch

@@ -1,0 +1,158 @@
+"""Tests of memnets.data.graphs: ground truth against slow reference algorithms, encodings, seeding."""
+
+from __future__ import annotations
+
+import heapq
+
+import networkx as nx
+import pytest
+import torch
+
+from memnets.data.graphs import (
+    CLRS_EDGE_PROB,
+    bellman_ford_graph,
+    bellman_ford_predecessors,
+    bfs_graph,
+    bfs_predecessors,
+    connectivity_graph,
+    graph_batch,
+    shortest_path_annotations,
+    shortest_path_graph,
+    shortest_path_steps,
+)
+
+
+def _clrs_bfs(graph: nx.Graph, source: int) -> list[int]:
+    """BFS in rounds as CLRS-30 writes it: scan senders in index order, first one wins."""
+    n = graph.number_of_nodes()
+    parent, reached = list(range(n)), {source}
+    while True:
+        frontier = set(reached)
+        for u in range(n):
+            for v in range(n):
+                if u in frontier and graph.has_edge(u, v) and v not in reached:
+                    reached.add(v)
+                    parent[v] = u
+        if reached == frontier:
+            return parent
+
+
+def _dijkstra(graph: nx.Graph, source: int) -> dict[int, float]:
+    dist, queue = {source: 0.0}, [(0.0, source)]
+    while queue:
+        d, u = heapq.heappop(queue)
+        if d > dist[u]:
+            continue
+        for v in graph.neighbors(u):
+            nd = d + graph.edges[u, v]["weight"]
+            if nd < dist.get(v, float("inf")):
+                dist[v] = nd
+                heapq.heappush(queue, (nd, v))
+    return dist
+
+
+def _graph_of(data) -> nx.Graph:
+    graph = nx.Graph()
+    graph.add_nodes_from(range(data.num_nodes))
+    for u, v in data.edge_index.t().tolist():
+        if u != v:
+            graph.add_edge(u, v)
+    return graph
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bfs_predecessors_match_clrs_rounds(seed):
+    graph = nx.gnp_random_graph(12, 0.2, seed=seed)
+    assert bfs_predecessors(graph, seed % 12) == _clrs_bfs(graph, seed % 12)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bellman_ford_predecessors_lie_on_shortest_paths(seed):
+    data = bellman_ford_graph(12, p=0.3, seed=seed)
+    graph = _graph_of(data)
+    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+        if not loop:
+            graph.edges[u, v]["weight"] = w
+    source = int(data.source_index)
+    dist = _dijkstra(graph, source)
+    parents = data.predecessor_index.tolist()
+    assert parents == bellman_ford_predecessors(graph, source)
+    for v, u in enumerate(parents):
+        if v == source or v not in dist:
+            assert u == v
+        else:
+            assert dist[u] + graph.edges[u, v]["weight"] == pytest.approx(dist[v])
+
+
+@pytest.mark.parametrize("make", [bfs_graph, bellman_ford_graph])
+def test_pointer_data_encoding(make):
+    data = make(10, seed=3)
+    n, sender, receiver = 10, *data.edge_index
+    assert data.x.shape == (n, 2) and data.x[:, 0].sum() == 1 and int(data.x[:, 0].argmax()) == int(data.source_index)
+    positions = data.x[:, 1]
+    assert torch.all(positions[1:] > positions[:-1]) and positions.min() >= 0 and positions.max() <= 1
+    loops = sender == receiver
+    assert int(loops.sum()) == n and torch.equal(data.edge_attr[:, -1].bool(), loops)
+    true_edge = sender == data.predecessor_index[receiver]
+    assert torch.equal(torch.bincount(receiver[true_edge], minlength=n), torch.ones(n, dtype=torch.long))
+    pairs = set(map(tuple, data.edge_index.t().tolist()))
+    assert all((v, u) in pairs for u, v in pairs)  # both directions
+    if make is bellman_ford_graph:
+        weight = {(u, v): w for (u, v), w in zip(data.edge_index.t().tolist(), data.edge_attr[:, 0].tolist())}
+        assert all(weight[(u, v)] == weight[(v, u)] for u, v in pairs)
+        assert all(0.0 <= w <= 1.0 for w in weight.values())
+
+
+def test_generators_are_seeded():
+    for make in (lambda s: bfs_graph(16, seed=s), lambda s: bellman_ford_graph(16, seed=s), shortest_path_graph,
+                 lambda s: connectivity_graph(16, seed=s)):
+        a, b, c = make(5), make(5), make(6)
+        assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.x, b.x)
+        assert not (a.edge_index.shape == c.edge_index.shape and torch.equal(a.edge_index, c.edge_index)
+                    and torch.equal(a.x, c.x))
+    one = graph_batch(bfs_graph, 4, torch.Generator().manual_seed(1), n=8)
+    two = graph_batch(bfs_graph, 4, torch.Generator().manual_seed(1), n=8)
+    assert torch.equal(one.edge_index, two.edge_index) and torch.equal(one.predecessor_index, two.predecessor_index)
+
+
+def test_batches_offset_the_index_fields():
+    batch = graph_batch(bfs_graph, 3, torch.Generator().manual_seed(0), n=6)
+    assert batch.num_graphs == 3 and batch.num_nodes == 18
+    graph_of = batch.batch
+    assert torch.equal(graph_of[batch.predecessor_index], graph_of)  # pointers stay inside their graph
+    assert torch.equal(graph_of[batch.source_index], torch.arange(3))
+
+
+def test_clrs_edge_density():
+    edges = sum(_graph_of(bfs_graph(16, seed=s)).number_of_edges() for s in range(200))
+    assert edges / (200 * 16 * 15 / 2) == pytest.approx(CLRS_EDGE_PROB, abs=0.02)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_shortest_path_graph(seed):
+    data = shortest_path_graph(seed=seed)
+    graph = _graph_of(data)
+    assert data.num_nodes == 9 and nx.number_connected_components(graph) == 2
+    source, target, path = int(data.source_index), int(data.target_index), data.path_index.tolist()
+    assert path[0] == source and path[-1] == target
+    assert len(list(nx.all_shortest_paths(graph, source, target))) == 1
+    assert path == nx.shortest_path(graph, source, target)
+    assert data.on_path.sum() == len(path) and data.x[source, 0] == 1 and data.x[target, 1] == 1
+    steps = shortest_path_steps(data)
+    assert len(steps) == len(path) - 1
+    for k, step in enumerate(steps, start=1):
+        assert int(step.next_index) == path[k]
+        assert step.x[:, 2].nonzero().squeeze(1).tolist() == sorted(path[:k])
+        assert int(step.x[:, 3].argmax()) == path[k - 1]
+    torch.testing.assert_close(shortest_path_annotations(data, path[:1]).x, steps[0].x)
+
+
+def test_connectivity_labels_and_balance():
+    labels = []
+    for seed in range(60):
+        data = connectivity_graph(12, seed=seed)
+        assert int(data.y) == int(nx.is_connected(_graph_of(data)))
+        assert data.x.sum() == 1
+        labels.append(int(data.y))
+    assert 15 <= sum(labels) <= 45
+    assert int(connectivity_graph(12, connected=False, seed=0).y) == 0
