@@ -1,4 +1,4 @@
-"""Forward + backward time of :class:`memnets.LSTM` against ``torch.nn.LSTM``.
+"""Forward + backward time of `memnets.LSTM` against ``torch.nn.LSTM``.
 
     python -m benchmarks.bench_lstm [--device cpu|cuda] [--threads 2] [--hidden 256 32]
                                     [--steps 100] [--batch 64] [--input 32] [--layers 1]
@@ -13,7 +13,7 @@ mean (robust to other processes on a shared machine), with the ratio ours / torc
 On a CPU torch runs its fused oneDNN LSTM kernel (forward and backward in C++); on a GPU,
 cuDNN. memnets runs a Python loop over time steps (one matrix product per step, the input
 projection of all steps in one product beforehand) with the update of
-:func:`memnets.functional.lstm_update`, so the ratio measures the price of keeping the
+`memnets.functional.lstm_update`, so the ratio measures the price of keeping the
 gate arithmetic in one readable, variant-aware place.
 """
 

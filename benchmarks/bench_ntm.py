@@ -4,10 +4,10 @@
                                    [--lengths sequence|batch] [--rounds 5] [--json out.json]
 
 Measures sequences per second of whole training steps (forward, backward and an Adam
-step) of :class:`memnets.NTM` with its default sizes (LSTM controller of 100 units,
+step) of `memnets.NTM` with its default sizes (LSTM controller of 100 units,
 128 x 20 memory, one read and one write head, shifts -1..1) on copy-task batches
-(9 input channels, 8 output, L ~ U{1..20}; :func:`memnets.data.copy_batch` and
-:func:`memnets.data.masked_bce_loss`). The baseline is a 3-layer ``torch.nn.LSTM`` with a
+(9 input channels, 8 output, L ~ U{1..20}; `memnets.data.copy_batch` and
+`memnets.data.masked_bce_loss`). The baseline is a 3-layer ``torch.nn.LSTM`` with a
 linear read-out (Graves et al. 2014, §4), its hidden size chosen so that its parameter
 count is the closest to the NTM's.
 

@@ -4,9 +4,9 @@
     python -m benchmarks.bench_scaling --device cuda      # GPU: batch 64 and 1024, CUDA graph, launch floor
     python -m benchmarks.bench_scaling --json scaling.json --rounds 3 --steps 10 --warmup 3
 
-Every figure is a whole training step of the shared loop, :func:`memnets.training.fit`
+Every figure is a whole training step of the shared loop, `memnets.training.fit`
 (draw the batch, forward, masked BCE loss, backward, gradient clipping, Adam step), of
-:class:`memnets.NTM` with its default sizes (LSTM controller of 100 units, 128 x 20
+`memnets.NTM` with its default sizes (LSTM controller of 100 units, 128 x 20
 memory, one read and one write head) on copy batches of one fixed length L (T = 2L + 1
 steps, 41 for the default L = 20), so that all configurations do the same work. Each
 run of a configuration starts fresh processes (``--processes 2`` through the same

@@ -5,10 +5,10 @@
 Times one forward + backward pass (loss: the sum of the roots' hidden states) of a
 child-sum Tree-LSTM over a batch of ListOps trees (gold structure, seeded), three ways:
 
-1. ``memnets``: :class:`memnets.ChildSumTreeLSTM`, one update per *level* across all trees,
+1. ``memnets``: `memnets.ChildSumTreeLSTM`, one update per *level* across all trees,
    with the batch's precomputed level schedule;
 2. ``per-node``: the same parameters and the same gated update
-   (:func:`memnets.functional.tree_lstm_update`), one node at a time by recursion over
+   (`memnets.functional.tree_lstm_update`), one node at a time by recursion over
    each tree -- the natural way to write a recursive network;
 3. ``pytorch-tree-lstm`` (the PyPI package ``pytorch-tree-lstm``, if installed): its
    ``TreeLSTM`` loaded with the same weights, with the node and edge orders it
