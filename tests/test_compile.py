@@ -47,8 +47,6 @@ def test_ntm_step_traces_without_graph_breaks():
     _no_breaks(cell._step, x, cell(x)[1])  # the function the NTM's time loop calls
 
 
-@pytest.mark.xfail(strict=True, reason="GatedGraphConv breaks the graph 7 times (data-dependent edge_index checks, "
-                   "CSR construction with bincount, warnings filters); remove this mark once it traces as one graph")
 def test_gated_graph_conv_traces_without_graph_breaks():
     from memnets.nn.graphs import GatedGraphConv
 
@@ -59,6 +57,19 @@ def test_gated_graph_conv_traces_without_graph_breaks():
 
 
 _BACKENDS = ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)]  # fit(compile=True) runs inductor
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_compiled_gated_graph_conv_matches_eager(backend):
+    from memnets.nn.graphs import GatedGraphConv
+
+    torch.manual_seed(0)
+    conv = GatedGraphConv(8, num_layers=3)
+    x = torch.randn(6, 4)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 5, 0], [1, 2, 3, 4, 5, 0, 3]])
+    eager = conv(x, edge_index)  # the fused sparse path
+    compiled = torch.compile(conv, backend=backend, fullgraph=True)(x, edge_index)  # gather/scatter
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("backend", _BACKENDS)

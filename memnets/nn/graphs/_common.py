@@ -48,7 +48,9 @@ def check_edge_index(where: str, edge_index: Tensor, num_nodes: int) -> int:
     dims = check_shapes(where, edge_index=(edge_index, "2 E"))
     if edge_index.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"{where}: expected an integer edge_index, got dtype {edge_index.dtype}")
-    if dims["E"] > 0:
+    # The value check reads the indices back to Python, which a compiled graph cannot do;
+    # eager calls (the first call of a compiled model included) still run it.
+    if dims["E"] > 0 and not torch.compiler.is_compiling():
         low, high = int(edge_index.min()), int(edge_index.max())
         if low < 0 or high >= num_nodes:
             raise ValueError(

@@ -141,7 +141,7 @@ class GatedGraphConv(MessagePassing):
             check_shapes(where, edge_type=(edge_type, "E"), E=num_edges)
             if edge_type.dtype not in (torch.int64, torch.int32):
                 raise ValueError(f"{where}: expected an integer edge_type, got dtype {edge_type.dtype}")
-            if num_edges > 0 and (int(edge_type.min()) < 0 or int(edge_type.max()) >= self.num_edge_types):
+            if num_edges > 0 and not torch.compiler.is_compiling() and (int(edge_type.min()) < 0 or int(edge_type.max()) >= self.num_edge_types):
                 raise ValueError(
                     f"{where}: expected edge types in [0, {self.num_edge_types}), got values in "
                     f"[{int(edge_type.min())}, {int(edge_type.max())}]"
@@ -199,7 +199,9 @@ class GatedGraphConv(MessagePassing):
         size = (num_nodes * types, num_nodes)
 
         adjacency: TypedAdjacency | None = None
-        if self.aggr in ("add", "mean") and self.fuse and not self.explain:
+        # The fused sparse product needs a CSR build (bincount, sort) that torch.compile cannot
+        # trace without breaking the graph; compiled calls take the gather/scatter path.
+        if self.aggr in ("add", "mean") and self.fuse and not self.explain and not torch.compiler.is_compiling():
             values = edge_weight
             if self.aggr == "mean":
                 degree = torch.bincount(target, minlength=num_nodes).clamp_(min=1).to(x.dtype)
