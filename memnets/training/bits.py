@@ -173,6 +173,8 @@ class BitTaskConfig(TrainConfig):
         eval_sequences: fresh sequences per evaluation (TASKS.md: 1,000).
         curriculum: grow the task's size limit from small to the full range during training.
         plots: save the learning curve and a sequence figure.
+        threads: CPU threads (default 1: the NTM's many small operations run fastest on
+            one thread; raise it for the LSTM baseline or large batches).
     """
 
     model: str = "ntm"
@@ -190,6 +192,7 @@ class BitTaskConfig(TrainConfig):
     eval_sequences: int = 1000
     curriculum: bool = False
     plots: bool = True
+    threads: int | None = 1
 
 
 def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn.Module:

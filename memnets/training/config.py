@@ -52,6 +52,9 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
         resume: continue from ``out/model.pt`` if it exists, bit for bit.
         progress: show a tqdm progress bar.
+        threads: CPU threads for torch's intra-op parallelism (``torch.set_num_threads``);
+            ``None`` keeps torch's default. Models made of many small operations (the NTM
+            step) run fastest on one thread per process.
         compile: compile the model's per-step function with ``torch.compile`` (the
             NTM step, the recurrent cells, the graph layers), not the unrolled sequence;
             see `compile_steps`.
@@ -84,6 +87,7 @@ class TrainConfig:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
+    threads: int | None = None
     lr_schedule: str = "constant"
     min_lr_ratio: float = 0.05
     compile: bool = False
@@ -98,6 +102,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig: expected lr > 0, got {self.lr!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"TrainConfig: expected threads to be a positive integer or None, got {self.threads!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"TrainConfig: expected lr_schedule in {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not 0 <= self.min_lr_ratio <= 1:

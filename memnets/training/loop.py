@@ -222,6 +222,8 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
 
 def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], ctx: DistributedContext) -> FitResult:
     """The body of `fit`, once the process group (if any) is up."""
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, jsonl_path = out / "model.pt", out / "metrics.jsonl"
