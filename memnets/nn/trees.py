@@ -25,6 +25,8 @@ Inputs follow torch_geometric: node features ``x`` (V, F) and a tree given as a
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any, Sequence
 
 import torch
@@ -109,7 +111,7 @@ def _sum(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return a if b is None else a + b
 
 
-class _LevelBatched(nn.Module):
+class _LevelBatched(nn.Module, metaclass=abc.ABCMeta):
     """Evaluates a recursive update over a forest level by level (shared by every model here).
 
     Subclasses implement ``_prepare(x, sizes) -> (inputs, ctx)`` (the input projection of
@@ -122,12 +124,14 @@ class _LevelBatched(nn.Module):
     hidden_size: int
     input_size: int
 
-    def _prepare(self, x: Tensor, sizes: list[int]) -> tuple[Sequence[Any], Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _prepare(self, x: Tensor, sizes: list[int]) -> tuple[Sequence[Any], Any]:
+        """The input projections of every level, and per-forward context."""
 
+    @abc.abstractmethod
     def _level(self, xp: Any, children: tuple[Tensor, ...], parent: Tensor, slot: Tensor,
-               ctx: Any) -> tuple[Tensor, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
+               ctx: Any) -> tuple[Tensor, ...]:
+        """One level's update from its inputs and its children's states."""
 
     def _check_schedule(self, schedule: TreeSchedule) -> None:
         """Hook for models with a limited arity."""
