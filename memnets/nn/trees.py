@@ -26,7 +26,6 @@ Inputs follow torch_geometric: node features ``x`` (V, F) and a tree given as a
 from __future__ import annotations
 
 import abc
-
 from typing import Any, Sequence
 
 import torch
