@@ -15,6 +15,7 @@ from memnets.nn.registry import register_model
 from memnets.training import (
     GravesRMSprop,
     NonFiniteLossError,
+    SpikeGuard,
     Task,
     TrainConfig,
     fit,
@@ -37,11 +38,14 @@ class _Regressor(nn.Module):
 class _LinearTask(Task):
     """Learn y = x · w_true; the curriculum counts evaluations to exercise task state."""
 
-    def __init__(self, size: int = 4, poison_at: int | None = None, interrupt_at: int | None = None):
+    def __init__(self, size: int = 4, poison_at: int | None = None, interrupt_at: int | None = None,
+                 spike_at: int | None = None):
         self.w = torch.linspace(-1, 1, size)
         self.evaluations = 0
         self.poison_at = poison_at
         self.interrupt_at = interrupt_at
+        self.spike_at = spike_at  # the loss of step spike_at + 1 (1-based) is scaled by 1e4
+        self.scale = 1.0
 
     def sample(self, batch_size, generator, device):
         x = torch.randn(batch_size, self.w.numel(), generator=generator)
@@ -50,7 +54,7 @@ class _LinearTask(Task):
     def loss(self, model, batch):
         x, y = batch
         loss = ((model(x) - y) ** 2).mean()
-        return loss, {"mse": loss.item()}
+        return loss * self.scale, {"mse": loss.item()}
 
     def evaluate(self, model, generator, device):
         x, y = self.sample(64, generator, device)
@@ -61,6 +65,7 @@ class _LinearTask(Task):
             self.evaluations += 1
         if self.poison_at is not None and step == self.poison_at:
             self.w = self.w * float("nan")
+        self.scale = 1e4 if step == self.spike_at else 1.0
         if self.interrupt_at is not None and step == self.interrupt_at:
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -118,6 +123,52 @@ def test_resume_continues_bit_for_bit(tmp_path):
     lines_b = (tmp_path / "b" / "run" / "metrics.jsonl").read_text().splitlines()
     strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "time"} for x in lines]  # noqa: E731
     assert strip(lines_a) == strip(lines_b)
+
+
+def test_spike_guard_skips_outliers_and_follows_lasting_changes():
+    guard = SpikeGuard(5.0)
+    assert [guard.check(1.0) for _ in range(SpikeGuard.WARMUP)] == [False] * SpikeGuard.WARMUP
+    assert guard.limit() == pytest.approx(5.0)
+    assert guard.check(5.5) and guard.skipped == 1
+    assert not guard.check(4.9) and not guard.check(1.0)
+    state = guard.state_dict()
+    copy = SpikeGuard(5.0)
+    copy.load_state_dict(state)
+    assert copy.limit() == guard.limit() and copy.skipped == 1
+    # A lasting ten-fold rise of the norm is skipped at first, then accepted.
+    decisions = [guard.check(10.0) for _ in range(60)]
+    assert decisions[0] and not decisions[-1]
+    assert sum(decisions) < 30
+    off = SpikeGuard(None)
+    assert not any(off.check(x) for x in (1.0, 1e6, 1e12)) and off.limit() == float("inf")
+    with pytest.raises(ValueError, match="skip_spikes"):
+        TrainConfig(skip_spikes=0.0)
+
+
+def test_skipped_spike_leaves_parameters_unchanged(tmp_path):
+    spiked = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", steps=31, skip_spikes=5.0))
+    before = fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=30, skip_spikes=5.0))
+    for p, q in zip(spiked.model.parameters(), before.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    records = [json.loads(x) for x in (tmp_path / "a" / "run" / "metrics.jsonl").read_text().splitlines()]
+    skipped = {r["step"]: r["skipped"] for r in records if "skipped" in r}
+    assert skipped[30] == 0 and skipped[31] == 1
+    # Without the guard the same spike moves the parameters.
+    unguarded = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "c", steps=31))
+    assert any(not torch.equal(p, q) for p, q in zip(unguarded.model.parameters(), before.model.parameters()))
+
+
+def test_resume_restores_the_spike_guard(tmp_path):
+    cfg = dict(steps=40, skip_spikes=5.0)
+    straight = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", **cfg))
+    fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "b", **{**cfg, "steps": 25}))
+    resumed = fit(_model(seed=7), _LinearTask(spike_at=30), _config(tmp_path / "b", **cfg, resume=True))
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    strip = lambda path: [{k: v for k, v in json.loads(x).items() if k != "time"}  # noqa: E731
+                          for x in (path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert strip(tmp_path / "a") == strip(tmp_path / "b")
+    assert strip(tmp_path / "a")[-1]["skipped"] == 1
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

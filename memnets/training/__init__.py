@@ -21,7 +21,7 @@ from memnets.training.gradflow import (
     state_gradients,
     unroll_states,
 )
-from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, Task, fit, step_generator
+from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, SpikeGuard, Task, fit, step_generator
 from memnets.training.optim import GravesRMSprop, make_optimizer
 from memnets.training.rtrl import RealTimeRecurrentLearning, RTRLResult, rtrl_gradients
 
@@ -33,6 +33,7 @@ __all__ = [
     "NonFiniteLossError",
     "RTRLResult",
     "RealTimeRecurrentLearning",
+    "SpikeGuard",
     "TBPTTResult",
     "Task",
     "TrainConfig",

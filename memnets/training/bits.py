@@ -175,6 +175,9 @@ class BitTaskConfig(TrainConfig):
         plots: save the learning curve and a sequence figure.
         threads: CPU threads (default 1: the NTM's many small operations run fastest on
             one thread; raise it for the LSTM baseline or large batches).
+        skip_spikes: the loop's outlier-step guard (`SpikeGuard`), on by default here
+            (factor 5): without it NTM runs on copy collapse back to chance after a
+            single outlying gradient (see the NTM page's results); ``None`` turns it off.
     """
 
     model: str = "ntm"
@@ -193,6 +196,7 @@ class BitTaskConfig(TrainConfig):
     curriculum: bool = False
     plots: bool = True
     threads: int | None = 1
+    skip_spikes: float | None = 5.0
 
 
 def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn.Module:

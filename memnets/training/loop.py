@@ -43,7 +43,7 @@ from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, reso
 from memnets.training.distributed import DistributedContext, get_world_size, process_group, shard_batch
 from memnets.training.optim import make_optimizer
 
-__all__ = ["Task", "FitResult", "NonFiniteLossError", "fit", "step_generator", "EVAL_SEED"]
+__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "fit", "step_generator", "EVAL_SEED"]
 
 #: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
 EVAL_SEED = 2_147_483_647
@@ -182,6 +182,51 @@ class _InterruptFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
+class SpikeGuard:
+    r"""Skips optimiser steps whose gradient norm is an outlier (``TrainConfig.skip_spikes``).
+
+    Keeps an exponential moving average $a$ (decay ``DECAY``, bias-corrected) of the
+    global gradient norms, each capped at its step's threshold $k\,\hat a$; a step whose
+    norm exceeds $k\,\hat a$ is skipped, from step ``WARMUP + 1`` on. Under several
+    processes every rank sees the same all-reduced norm and so takes the same decision.
+
+    Args:
+        factor: $k$; ``None`` never skips.
+    """
+
+    DECAY = 0.98
+    WARMUP = 20
+
+    def __init__(self, factor: float | None) -> None:
+        self.factor = factor
+        self.average = 0.0
+        self.count = 0
+        self.skipped = 0
+
+    def limit(self) -> float:
+        """The norm above which the next step is skipped (``inf`` when off or warming up)."""
+        if self.factor is None or self.count < self.WARMUP:
+            return math.inf
+        return self.factor * self.average / (1.0 - self.DECAY**self.count)
+
+    def check(self, norm: float) -> bool:
+        """Record this step's gradient norm; True if the step should be skipped."""
+        if self.factor is None:
+            return False
+        limit = self.limit()
+        self.count += 1
+        self.average = self.DECAY * self.average + (1.0 - self.DECAY) * min(norm, limit)
+        skip = norm > limit
+        self.skipped += skip
+        return skip
+
+    def state_dict(self) -> dict[str, float]:
+        return {"average": self.average, "count": self.count, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.average, self.count, self.skipped = float(state["average"]), int(state["count"]), int(state["skipped"])
+
+
 def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` with the settings in ``cfg``.
 
@@ -232,6 +277,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
 
     step, last_eval = 0, {}
+    guard = SpikeGuard(cfg.skip_spikes)
     if cfg.resume and ckpt_path.exists():
         checkpoint = load_checkpoint(ckpt_path, map_location=device)
         if checkpoint["model"] != spec:
@@ -241,6 +287,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
         task.load_state_dict(checkpoint["task_state"])
         _set_rng_state(checkpoint["rng"], device)
         step, last_eval = checkpoint["step"], dict(checkpoint.get("last_eval", {}))
+        if "spike_guard" in checkpoint:
+            guard.load_state_dict(checkpoint["spike_guard"])
         if ctx.is_main:
             _truncate_jsonl(jsonl_path, step)
     elif jsonl_path.exists() and ctx.is_main:
@@ -267,6 +315,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     "config": dataclasses.asdict(cfg),
                     "world_size": ctx.world_size,
                     "last_eval": last_eval,
+                    "spike_guard": guard.state_dict(),
                 },
                 ckpt_path,
             )
@@ -319,9 +368,11 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                         f"fit: the gradient norm became {float(grad_norm)} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
+                skip = guard.check(float(grad_norm))
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(cfg, step)
-                optimizer.step()
+                if not skip:
+                    optimizer.step()
                 step += 1
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
@@ -333,7 +384,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 if step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
                     record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,
-                            "grad_norm": float(grad_norm), **metrics})
+                            "grad_norm": float(grad_norm),
+                            **({"skipped": guard.skipped} if cfg.skip_spikes is not None else {}), **metrics})
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     bar.set_postfix({**{k: f"{v:.3g}" for k, v in metrics.items()}, "it/s": f"{rate:.1f}"},
                                     refresh=False)
