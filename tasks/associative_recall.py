@@ -19,10 +19,11 @@ class AssociativeRecallConfig(BitTaskConfig):
     """Associative recall: K ~ U{min_items..max_items}, tested at larger K."""
 
     out: str = "runs/associative_recall"
-    steps: int = 8000
-    batch_size: int = 32
-    lr: float = 1e-3
-    eval_every: int = 500
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    eval_every: int = 200
     min_items: int = 2
     max_items: int = 6
     test_items: tuple[int, ...] = (12, 15, 20)

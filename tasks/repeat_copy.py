@@ -42,7 +42,7 @@ def main(argv=None) -> dict:
         output_size=9,
         train_kwargs={"max_len": cfg.max_len, "max_repeats": cfg.max_repeats},
         generalisation=generalisation,
-        curriculum_key="max_len",
+        curriculum_key="max_repeats",  # --curriculum: copy first (R <= 2), then more repeats
         plot_kwargs={"length": 5, "repeats": 3},
     )
 

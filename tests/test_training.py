@@ -14,6 +14,7 @@ import memnets
 from memnets.nn.registry import register_model
 from memnets.training import (
     GravesRMSprop,
+    LearningRateDrop,
     NonFiniteLossError,
     SpikeGuard,
     Task,
@@ -169,6 +170,42 @@ def test_resume_restores_the_spike_guard(tmp_path):
                           for x in (path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert strip(tmp_path / "a") == strip(tmp_path / "b")
     assert strip(tmp_path / "a")[-1]["skipped"] == 1
+
+
+def test_learning_rate_drop_fires_once_on_the_window_mean():
+    drop = LearningRateDrop("wrong_bits", threshold=1.0, factor=0.3)
+    for step in range(1, LearningRateDrop.WINDOW):
+        drop.update(step, {"wrong_bits": 0.0})
+    assert drop.scale == 1.0  # the window is not full yet
+    drop.update(LearningRateDrop.WINDOW, {"wrong_bits": 19.0})  # mean exactly 0.95
+    assert drop.dropped_at == LearningRateDrop.WINDOW and drop.scale == 0.3
+    drop.update(100, {"wrong_bits": 50.0})
+    assert drop.scale == 0.3  # once dropped, it stays
+    copy = LearningRateDrop("wrong_bits", 1.0, 0.3)
+    copy.load_state_dict(drop.state_dict())
+    assert copy.scale == 0.3 and copy.dropped_at == drop.dropped_at
+    high = LearningRateDrop("wrong_bits", 1.0, 0.3)
+    for step in range(1, 100):
+        high.update(step, {"wrong_bits": 1.0})
+    assert high.scale == 1.0
+    with pytest.raises(ValueError, match="lr_drop_metric 'accuracy'.*'loss'"):
+        LearningRateDrop("accuracy", 1.0, 0.3).update(1, {"loss": 0.1, "mse": 0.1})
+    assert LearningRateDrop("loss", None, 0.3).scale == 1.0
+    with pytest.raises(ValueError, match="lr_drop_factor"):
+        TrainConfig(lr_drop_factor=0.0)
+
+
+def test_learning_rate_drop_in_fit_and_across_resume(tmp_path):
+    cfg = dict(steps=40, lr_drop_below=1e9, lr_drop_metric="mse", lr_drop_factor=0.25)
+    straight = fit(_model(), _LinearTask(), _config(tmp_path / "a", **cfg))
+    lrs = {r["step"]: r["lr"] for r in straight.history if "lr" in r}
+    window = LearningRateDrop.WINDOW
+    assert all(lrs[s] == 1e-2 for s in range(1, window + 1))
+    assert all(lrs[s] == pytest.approx(0.25e-2) for s in range(window + 1, 41))
+    fit(_model(), _LinearTask(), _config(tmp_path / "b", **{**cfg, "steps": 25}))
+    resumed = fit(_model(seed=5), _LinearTask(), _config(tmp_path / "b", **cfg, resume=True))
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

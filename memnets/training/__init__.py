@@ -21,7 +21,16 @@ from memnets.training.gradflow import (
     state_gradients,
     unroll_states,
 )
-from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, SpikeGuard, Task, fit, step_generator
+from memnets.training.loop import (
+    EVAL_SEED,
+    FitResult,
+    LearningRateDrop,
+    NonFiniteLossError,
+    SpikeGuard,
+    Task,
+    fit,
+    step_generator,
+)
 from memnets.training.optim import GravesRMSprop, make_optimizer
 from memnets.training.rtrl import RealTimeRecurrentLearning, RTRLResult, rtrl_gradients
 
@@ -30,6 +39,7 @@ __all__ = [
     "EVAL_SEED",
     "FitResult",
     "GravesRMSprop",
+    "LearningRateDrop",
     "NonFiniteLossError",
     "RTRLResult",
     "RealTimeRecurrentLearning",

@@ -56,6 +56,15 @@ class TrainConfig:
             parameters whose gradients are usually small; skipping leaves them alone.
             Every skipped step raises the average by about 8 % (at a factor of 5), so a
             lasting change of the gradients' scale is followed within a few dozen steps.
+        lr_drop_below: multiply the learning rate by ``lr_drop_factor``, once, as soon as
+            the mean of the training metric ``lr_drop_metric`` over the last 20 steps falls
+            below this value (``None``: never). On top of ``lr_schedule``. Why: once the
+            NTM has solved copy, the peak learning rate that found the solution quickly is
+            too large for the sharp minimum it sits in, and the loss starts to oscillate
+            and can climb back to chance (`LearningRateDrop`).
+        lr_drop_metric: the training metric ``lr_drop_below`` watches (``"loss"``, or one
+            of the task's metrics, e.g. ``"wrong_bits"``).
+        lr_drop_factor: the factor of that drop.
         eval_every: run the task's evaluation every this many steps (and at the end).
         checkpoint_every: write the checkpoint every this many steps (and at the end,
             and on Ctrl-C).
@@ -93,6 +102,9 @@ class TrainConfig:
     clip_norm: float | None = 10.0
     clip_value: float | None = None
     skip_spikes: float | None = None
+    lr_drop_below: float | None = None
+    lr_drop_metric: str = "loss"
+    lr_drop_factor: float = 0.1
     eval_every: int = 200
     checkpoint_every: int = 500
     log_every: int = 10
@@ -122,6 +134,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: expected 0 <= min_lr_ratio <= 1, got {self.min_lr_ratio!r}")
         if self.amp not in AMP_DTYPES:
             raise ValueError(f"TrainConfig: expected amp in {tuple(AMP_DTYPES)}, got {self.amp!r}")
+        if not 0 < self.lr_drop_factor <= 1:
+            raise ValueError(f"TrainConfig: expected 0 < lr_drop_factor <= 1, got {self.lr_drop_factor!r}")
         for name in ("clip_norm", "clip_value", "skip_spikes"):
             value = getattr(self, name)
             if value is not None and not value > 0:

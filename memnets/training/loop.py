@@ -43,7 +43,7 @@ from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, reso
 from memnets.training.distributed import DistributedContext, get_world_size, process_group, shard_batch
 from memnets.training.optim import make_optimizer
 
-__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "fit", "step_generator", "EVAL_SEED"]
+__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "LearningRateDrop", "fit", "step_generator", "EVAL_SEED"]
 
 #: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
 EVAL_SEED = 2_147_483_647
@@ -227,6 +227,50 @@ class SpikeGuard:
         self.average, self.count, self.skipped = float(state["average"]), int(state["count"]), int(state["skipped"])
 
 
+class LearningRateDrop:
+    r"""Drops the learning rate once a training metric is low (``TrainConfig.lr_drop_below``).
+
+    Watches the mean of one training metric over the last ``WINDOW`` steps; the first time
+    it falls below ``threshold``, `scale` becomes ``factor`` (and stays). The loop multiplies
+    the scheduled learning rate by `scale`. The metrics are averaged over the ranks before
+    they get here, so every process drops at the same step.
+
+    Args:
+        metric: the name of the training metric (``"loss"`` or one of the task's).
+        threshold: the level that triggers the drop; ``None`` never drops.
+        factor: the factor applied to the learning rate after the drop.
+    """
+
+    WINDOW = 20
+
+    def __init__(self, metric: str, threshold: float | None, factor: float) -> None:
+        self.metric, self.threshold, self.factor = metric, threshold, factor
+        self.recent: list[float] = []
+        self.dropped_at: int | None = None
+
+    @property
+    def scale(self) -> float:
+        """The current multiplier of the learning rate: 1 before the drop, ``factor`` after."""
+        return 1.0 if self.dropped_at is None else self.factor
+
+    def update(self, step: int, metrics: dict[str, float]) -> None:
+        """Record the metrics of (1-based) step ``step``; drop if the window's mean is low enough."""
+        if self.threshold is None or self.dropped_at is not None:
+            return
+        if self.metric not in metrics:
+            raise ValueError(f"fit: lr_drop_metric {self.metric!r} is not a training metric; the task reports "
+                             f"{sorted(metrics)}")
+        self.recent = (self.recent + [float(metrics[self.metric])])[-self.WINDOW:]
+        if len(self.recent) == self.WINDOW and sum(self.recent) / self.WINDOW < self.threshold:
+            self.dropped_at = step
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"recent": list(self.recent), "dropped_at": self.dropped_at}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.recent, self.dropped_at = list(state["recent"]), state["dropped_at"]
+
+
 def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` with the settings in ``cfg``.
 
@@ -278,6 +322,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
 
     step, last_eval = 0, {}
     guard = SpikeGuard(cfg.skip_spikes)
+    drop = LearningRateDrop(cfg.lr_drop_metric, cfg.lr_drop_below, cfg.lr_drop_factor)
     if cfg.resume and ckpt_path.exists():
         checkpoint = load_checkpoint(ckpt_path, map_location=device)
         if checkpoint["model"] != spec:
@@ -289,6 +334,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
         step, last_eval = checkpoint["step"], dict(checkpoint.get("last_eval", {}))
         if "spike_guard" in checkpoint:
             guard.load_state_dict(checkpoint["spike_guard"])
+        if "lr_drop" in checkpoint:
+            drop.load_state_dict(checkpoint["lr_drop"])
         if ctx.is_main:
             _truncate_jsonl(jsonl_path, step)
     elif jsonl_path.exists() and ctx.is_main:
@@ -316,6 +363,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     "world_size": ctx.world_size,
                     "last_eval": last_eval,
                     "spike_guard": guard.state_dict(),
+                    "lr_drop": drop.state_dict(),
                 },
                 ckpt_path,
             )
@@ -370,10 +418,11 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     )
                 skip = guard.check(float(grad_norm))
                 for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(cfg, step)
+                    group["lr"] = learning_rate(cfg, step) * drop.scale
                 if not skip:
                     optimizer.step()
                 step += 1
+                drop.update(step, metrics)
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
                     elapsed = time.perf_counter() - start
@@ -384,7 +433,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 if step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
                     record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,
-                            "grad_norm": float(grad_norm),
+                            "grad_norm": float(grad_norm), "lr": optimizer.param_groups[0]["lr"],
                             **({"skipped": guard.skipped} if cfg.skip_spikes is not None else {}), **metrics})
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     bar.set_postfix({**{k: f"{v:.3g}" for k, v in metrics.items()}, "it/s": f"{rate:.1f}"},
