@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_ntm [--batch-sizes 1 64] [--threads 2] [--device cpu]
                                    [--lengths sequence|batch] [--rounds 5] [--json out.json]
+                                   [--pytorch-ntm PATH-TO-A-CLONE]
 
 Measures sequences per second of whole training steps (forward, backward and an Adam
 step) of `memnets.NTM` with its default sizes (LSTM controller of 100 units,
@@ -16,8 +17,11 @@ count is the closest to the NTM's.
 L per batch, as pytorch-ntm does. Both models see the same batches. Each round runs every
 model once over the same pool of batches, models interleaved; the reported figure is the
 median over rounds (robust to other processes on a shared machine). Data generation is
-not timed. The last two columns divide by the process's CPU time instead of wall-clock
+not timed. The columns "seq/cpu-s" divide by the process's CPU time instead of wall-clock
 time: with ``--threads 1`` on a busy machine they approximate the figures of an idle one.
+With ``--pytorch-ntm PATH`` (a clone of pytorch-ntm; CPU only) its ``EncapsulatedNTM``,
+with the sizes of its copy task, trains on the same batches in the same rounds, and the
+table adds its throughput and the ratio.
 """
 
 from __future__ import annotations
@@ -54,6 +58,36 @@ class LSTMReadout(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, None]:
         hidden, _ = self.lstm(x)
         return self.readout(hidden), None
+
+
+class PytorchNTMAdapter(nn.Module):
+    """pytorch-ntm's ``EncapsulatedNTM`` behind this benchmark's ``(T, B, in) -> (logits, None)``.
+
+    pytorch-ntm (github.com/loudinthecloud/pytorch-ntm) is not a dependency: pass the folder
+    of a clone with ``--pytorch-ntm``. Its model is built with the sizes of its copy task
+    (controller 100, one LSTM layer, one read and one write head, 128 x 20 memory) and fed
+    one time step per call, as its ``train.py`` does; its sigmoid outputs are turned back
+    into logits so that both models train on the same loss.
+    """
+
+    def __init__(self, encapsulated_ntm: type):
+        super().__init__()
+        self.net = encapsulated_ntm(_IN, _OUT, 100, 1, 1, 128, 20)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, None]:
+        self.net.init_sequence(x.shape[1])
+        outputs = torch.stack([self.net(x[t])[0] for t in range(x.shape[0])])
+        return torch.logit(outputs, eps=1e-6), None
+
+
+def load_pytorch_ntm(path: str) -> PytorchNTMAdapter:
+    """Import ``ntm.aio.EncapsulatedNTM`` from a clone of pytorch-ntm at ``path``."""
+    sys.path.insert(0, path)
+    try:
+        from ntm.aio import EncapsulatedNTM
+    except ImportError as error:
+        raise SystemExit(f"--pytorch-ntm: expected a clone of pytorch-ntm (with ntm/aio.py) at {path!r}: {error}")
+    return PytorchNTMAdapter(EncapsulatedNTM)
 
 
 def count(model: nn.Module) -> int:
@@ -105,6 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="sequences per round (at least 8 batches, 24 with --lengths batch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--pytorch-ntm", default=None, metavar="PATH",
+                        help="also time pytorch-ntm's EncapsulatedNTM from a clone at PATH (CPU only)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -115,14 +151,21 @@ def main(argv: list[str] | None = None) -> dict:
     ntm = NTM(_IN, _OUT).to(device)
     lstm = matched_lstm(count(ntm), _LSTM_LAYERS).to(device)
     models = {"NTM": ntm, "LSTM": lstm}
+    if args.pytorch_ntm is not None:
+        if device.type != "cpu":
+            parser.error("--pytorch-ntm runs on the CPU only (its model creates its inputs on the CPU)")
+        models["pytorch-ntm"] = load_pytorch_ntm(args.pytorch_ntm)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, lengths per {args.lengths}")
     print(f"NTM: {count(ntm):,} parameters (controller 100, memory 128 x 20, 1 read + 1 write head)")
     print(f"LSTM: {count(lstm):,} parameters ({_LSTM_LAYERS} layers x {lstm.lstm.hidden_size} + read-out)")
+    if "pytorch-ntm" in models:
+        print(f"pytorch-ntm: {count(models['pytorch-ntm']):,} parameters (its copy-task sizes)")
 
     results = {"device": str(device), "threads": torch.get_num_threads(), "lengths": args.lengths,
                "torch": torch.__version__, "params": {k: count(m) for k, m in models.items()}, "batch": {}}
     print(f"\n{'batch':>5} {'T mean':>7} {'NTM seq/s':>10} {'LSTM seq/s':>11} {'LSTM/NTM':>9} "
-          f"{'NTM seq/cpu-s':>12} {'LSTM seq/cpu-s':>13}")
+          f"{'NTM seq/cpu-s':>12} {'LSTM seq/cpu-s':>13}"
+          + (f" {'pytorch-ntm seq/s':>18} {'NTM/pytorch-ntm':>16}" if "pytorch-ntm" in models else ""))
     for batch_size in args.batch_sizes:
         # Enough batches that the pool's lengths are representative (one L per batch needs more).
         num = max(_MIN_BATCHES[args.lengths], math.ceil(args.sequences / batch_size))
@@ -143,7 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
         results["batch"][batch_size] = {"mean_T": mean_t, "seq_per_s": median, "rounds": rates,
                                         "seq_per_cpu_s": cpu_median}
         print(f"{batch_size:>5} {mean_t:>7.1f} {median['NTM']:>10.1f} {median['LSTM']:>11.1f} "
-              f"{median['LSTM'] / median['NTM']:>8.2f}x {cpu_median['NTM']:>12.1f} {cpu_median['LSTM']:>13.1f}")
+              f"{median['LSTM'] / median['NTM']:>8.2f}x {cpu_median['NTM']:>12.1f} {cpu_median['LSTM']:>13.1f}"
+              + (f" {median['pytorch-ntm']:>18.1f} {median['NTM'] / median['pytorch-ntm']:>15.2f}x"
+                 if "pytorch-ntm" in models else ""))
         sys.stdout.flush()
 
     if args.json:
