@@ -27,6 +27,7 @@ import contextlib
 import datetime
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -51,6 +52,8 @@ __all__ = [
 #: How long a rank waits in a collective (or at start-up) for the others before failing.
 _TIMEOUT = datetime.timedelta(minutes=30)
 _LOCALHOST = "127.0.0.1"
+#: Pause before a process group is destroyed, for gloo's workers to finish (see process_group).
+_DRAIN_SECONDS = 0.2
 #: Process groups this process has joined: each gets its own key prefix in the rendezvous store.
 _groups_joined = 0
 
@@ -200,6 +203,11 @@ def process_group(device: torch.device) -> Iterator[DistributedContext]:
     try:
         yield DistributedContext(dist.get_rank(), dist.get_world_size(), device)
     finally:
+        # gloo's worker threads may still be destroying finished work items, and that takes
+        # the GIL when a tensor made in Python goes with them; the group's destructor joins
+        # those threads while holding the GIL. Destroying the group at that moment deadlocks
+        # (seen when one rank left after a Ctrl-C), so give them a moment first.
+        time.sleep(_DRAIN_SECONDS)
         dist.destroy_process_group()
 
 

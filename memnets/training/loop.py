@@ -449,4 +449,9 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     raise KeyboardInterrupt
     finally:
         bar.close()
+        # Drop the DistributedDataParallel wrapper now, while the process group still exists:
+        # on an error the traceback would keep it alive until after the group is destroyed,
+        # and then its last reference to the group would go at an arbitrary moment (see
+        # process_group).
+        train_model = None  # noqa: F841
     return FitResult(model=model, step=step, history=history, last_eval=last_eval)
