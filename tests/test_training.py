@@ -21,6 +21,7 @@ from memnets.training import (
     TrainConfig,
     fit,
     load_checkpoint,
+    make_optimizer,
     parse_config,
     step_generator,
 )
@@ -280,3 +281,15 @@ def test_cosine_learning_rate_schedule():
     assert learning_rate(TrainConfig(lr=0.3), 77) == 0.3
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step")
+
+
+def test_adam_beta2_reaches_the_optimiser_and_is_checked():
+    params = [nn.Parameter(torch.zeros(3))]
+    for name in ("adam", "amsgrad"):
+        optimizer = make_optimizer(name, params, lr=1e-3, adam_beta2=0.99)
+        assert optimizer.param_groups[0]["betas"] == (0.9, 0.99)
+    assert make_optimizer("adam", params, lr=1e-3).param_groups[0]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="adam_beta2"):
+        make_optimizer("adam", params, lr=1e-3, adam_beta2=1.0)
+    with pytest.raises(ValueError, match="adam_beta2"):
+        TrainConfig(adam_beta2=-0.1)

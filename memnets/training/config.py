@@ -28,7 +28,7 @@ AMP_DTYPES = {None: None, "bf16": torch.bfloat16}
 
 @dataclass
 class TrainConfig:
-    """Settings of the shared training loop; task scripts subclass it with their own fields.
+    r"""Settings of the shared training loop; task scripts subclass it with their own fields.
 
     Args:
         out: output folder: ``model.pt`` (the checkpoint), ``metrics.jsonl`` (one JSON
@@ -42,6 +42,7 @@ class TrainConfig:
         lr: learning rate.
         momentum: momentum of RMSprop and SGD.
         weight_decay: L2 penalty handed to the optimiser.
+        adam_beta2: Adam's (and AMSGrad's) second-moment decay $\beta_2$ (default 0.999).
         clip_norm: clip the global gradient norm to this value (``None``: off).
         clip_value: clip every gradient element to ``[-clip_value, clip_value]``
             (``None``: off), applied before norm clipping.
@@ -99,6 +100,7 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
+    adam_beta2: float = 0.999
     clip_norm: float | None = 10.0
     clip_value: float | None = None
     skip_spikes: float | None = None
@@ -134,6 +136,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: expected 0 <= min_lr_ratio <= 1, got {self.min_lr_ratio!r}")
         if self.amp not in AMP_DTYPES:
             raise ValueError(f"TrainConfig: expected amp in {tuple(AMP_DTYPES)}, got {self.amp!r}")
+        if not 0 <= self.adam_beta2 < 1:
+            raise ValueError(f"TrainConfig: expected 0 <= adam_beta2 < 1, got {self.adam_beta2!r}")
         if not 0 < self.lr_drop_factor <= 1:
             raise ValueError(f"TrainConfig: expected 0 < lr_drop_factor <= 1, got {self.lr_drop_factor!r}")
         for name in ("clip_norm", "clip_value", "skip_spikes"):

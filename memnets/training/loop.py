@@ -318,7 +318,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
     ckpt_path, jsonl_path = out / "model.pt", out / "metrics.jsonl"
     device = ctx.device
     model.to(device)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay,
+                               cfg.adam_beta2)
 
     step, last_eval = 0, {}
     guard = SpikeGuard(cfg.skip_spikes)

@@ -85,8 +85,8 @@ class GravesRMSprop(torch.optim.Optimizer):
 
 
 def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Build the optimiser a `TrainConfig` names.
+                   weight_decay: float = 0.0, adam_beta2: float = 0.999) -> torch.optim.Optimizer:
+    r"""Build the optimiser a `TrainConfig` names.
 
     Args:
         name: ``"adam"``, ``"amsgrad"`` (Adam with the AMSGrad maximum of Reddi, Kale &
@@ -95,9 +95,14 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: flo
         lr: learning rate.
         momentum: momentum for RMSprop and SGD.
         weight_decay: L2 penalty.
+        adam_beta2: the decay $\beta_2$ of Adam's second-moment average (Kingma & Ba 2015;
+            0.999 there and in ``torch.optim.Adam``).
     """
+    if not 0 <= adam_beta2 < 1:
+        raise ValueError(f"make_optimizer: expected 0 <= adam_beta2 < 1, got {adam_beta2!r}")
     if name in ("adam", "amsgrad"):
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, amsgrad=name == "amsgrad")
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, adam_beta2), weight_decay=weight_decay,
+                                amsgrad=name == "amsgrad")
     if name == "rmsprop":
         return GravesRMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "sgd":
