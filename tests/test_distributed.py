@@ -248,7 +248,7 @@ def test_torchrun_runs_a_task_script_unchanged(tmp_path):
     out = tmp_path / "copy"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "tasks.copy",
                "--out", str(out), "--steps", "3", "--batch-size", "4", "--device", "cpu", "--log-every", "1",
-               "--eval-sequences", "8", "--test-lengths", "5", "--controller-size", "8", "--memory-size", "8",
+               "--eval-sequences", "8", "--final-sequences", "8", "--test-lengths", "5", "--controller-size", "8", "--memory-size", "8",
                "--word-size", "4", "--no-plots", "--no-progress"]
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}

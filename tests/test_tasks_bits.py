@@ -15,7 +15,7 @@ from tasks import associative_recall, copy, priority_sort, repeat_copy
 
 # A small NTM and a short copy task, so that learning is visible within seconds.
 _TINY = ["--controller-size", "32", "--memory-size", "8", "--word-size", "8", "--no-progress",
-         "--eval-sequences", "64", "--device", "cpu"]
+         "--eval-sequences", "64", "--final-sequences", "64", "--device", "cpu"]
 
 
 def test_short_copy_run_learns_and_writes_its_files(tmp_path):
