@@ -20,6 +20,9 @@ class CopyConfig(BitTaskConfig):
     """Copy task: NTM (or --model lstm) on L ~ U{min_len..max_len}, tested at longer lengths."""
 
     out: str = "runs/copy"
+    # Seed 1 by default: 8 of the seeds 0-9 converge with these settings, seed 0 does not
+    # (0.148 wrong bits per sequence); the NTM page of the docs has all ten.
+    seed: int = 1
     steps: int = 2000
     batch_size: int = 64
     lr: float = 3e-3
