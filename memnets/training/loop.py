@@ -43,7 +43,8 @@ from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, reso
 from memnets.training.distributed import DistributedContext, get_world_size, process_group, shard_batch
 from memnets.training.optim import make_optimizer
 
-__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "LearningRateDrop", "fit", "step_generator", "EVAL_SEED"]
+__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "LearningRateDrop", "fit", "step_generator",
+           "EVAL_SEED"]
 
 #: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
 EVAL_SEED = 2_147_483_647
@@ -411,13 +412,13 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 if cfg.clip_value is not None:
                     nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
                 max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
-                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-                if not math.isfinite(grad_norm.item()):
+                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()  # one sync a step
+                if not math.isfinite(grad_norm):
                     raise NonFiniteLossError(
-                        f"fit: the gradient norm became {float(grad_norm)} at step {step + 1}; stopping. "
+                        f"fit: the gradient norm became {grad_norm} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
-                skip = guard.check(float(grad_norm))
+                skip = guard.check(grad_norm)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(cfg, step) * drop.scale
                 if not skip:
@@ -434,7 +435,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 if step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
                     record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,
-                            "grad_norm": float(grad_norm), "lr": optimizer.param_groups[0]["lr"],
+                            "grad_norm": grad_norm, "lr": optimizer.param_groups[0]["lr"],
                             **({"skipped": guard.skipped} if cfg.skip_spikes is not None else {}), **metrics})
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     bar.set_postfix({**{k: f"{v:.3g}" for k, v in metrics.items()}, "it/s": f"{rate:.1f}"},
