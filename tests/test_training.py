@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 
@@ -16,6 +17,7 @@ from memnets.training import (
     GravesRMSprop,
     LearningRateDrop,
     NonFiniteLossError,
+    Rollback,
     SpikeGuard,
     Task,
     TrainConfig,
@@ -41,13 +43,15 @@ class _LinearTask(Task):
     """Learn y = x · w_true; the curriculum counts evaluations to exercise task state."""
 
     def __init__(self, size: int = 4, poison_at: int | None = None, interrupt_at: int | None = None,
-                 spike_at: int | None = None):
+                 spike_at: int | None = None, corrupt_at: int | None = None):
         self.w = torch.linspace(-1, 1, size)
         self.evaluations = 0
         self.poison_at = poison_at
         self.interrupt_at = interrupt_at
         self.spike_at = spike_at  # the loss of step spike_at + 1 (1-based) is scaled by 1e4
         self.scale = 1.0
+        self.corrupt_at = corrupt_at  # the loss of step corrupt_at + 1 first moves the parameters far off
+        self.corrupt = False
 
     def sample(self, batch_size, generator, device):
         x = torch.randn(batch_size, self.w.numel(), generator=generator)
@@ -55,6 +59,11 @@ class _LinearTask(Task):
 
     def loss(self, model, batch):
         x, y = batch
+        if self.corrupt:
+            self.corrupt = False
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(3.0)
         loss = ((model(x) - y) ** 2).mean()
         return loss * self.scale, {"mse": loss.item()}
 
@@ -68,6 +77,7 @@ class _LinearTask(Task):
         if self.poison_at is not None and step == self.poison_at:
             self.w = self.w * float("nan")
         self.scale = 1e4 if step == self.spike_at else 1.0
+        self.corrupt = step == self.corrupt_at
         if self.interrupt_at is not None and step == self.interrupt_at:
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -207,6 +217,61 @@ def test_learning_rate_drop_in_fit_and_across_resume(tmp_path):
     resumed = fit(_model(seed=5), _LinearTask(), _config(tmp_path / "b", **cfg, resume=True))
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_rollback_fires_on_the_window_median_not_on_outliers():
+    rollback = Rollback(4.0, every=10, lr_factor=0.5)
+    assert not rollback.update(100.0)  # no snapshot yet: never fires
+    rollback = Rollback(4.0, every=10, lr_factor=0.5)
+    rollback.take(0, {})
+    for _ in range(Rollback.WARMUP):
+        assert not rollback.update(1.0)
+    assert rollback.reference() == pytest.approx(1.0)
+    assert not rollback.update(50.0) and not rollback.update(50.0)  # two outliers in five: median 1
+    assert not rollback.update(1.0) and not rollback.update(1.0) and not rollback.update(1.0)
+    assert not rollback.update(10.0) and not rollback.update(10.0)  # median still 1
+    assert rollback.update(10.0)  # three of five far above the average
+    assert rollback.reference() == pytest.approx(1.0)  # the lowest average, not the current one
+    assert not rollback.healthy()
+    snapshot = rollback.restore()
+    assert snapshot["step"] == 0 and rollback.scale == 0.5 and rollback.rollbacks == 1 and rollback.recent == []
+    assert rollback.count == 0 and rollback.reference() == math.inf  # the statistics of the snapshot's time
+    copy = Rollback(4.0)
+    copy.load_state_dict(rollback.state_dict())
+    assert copy.state_dict() == rollback.state_dict()
+    assert not Rollback(None).update(1e9)
+    with pytest.raises(ValueError, match="rollback"):
+        TrainConfig(rollback=1.0)
+    with pytest.raises(ValueError, match="rollback_lr_factor"):
+        TrainConfig(rollback=4.0, rollback_lr_factor=0.0)
+
+
+def test_rollback_restores_the_snapshot_in_fit_and_across_resume(tmp_path):
+    # The parameters are thrown far off by the loss of step 63; the losses of steps 63-65 are
+    # high, the median of five is high at step 65, and the run goes back to its snapshot of step 60.
+    cfg = dict(rollback=4.0, rollback_every=10, lr=3e-3)
+    rolled = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "a", steps=65, **cfg))
+    before = fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=60, **cfg))
+    for p, q in zip(rolled.model.parameters(), before.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    events = [r for r in rolled.history if "rollback_to" in r]
+    assert events == [{"step": 65, "rollback_to": 60, "lr_scale": 0.5, "rollbacks": 1}]
+    lrs = {r["step"]: r["lr"] for r in rolled.history if "lr" in r}
+    assert lrs[64] == pytest.approx(3e-3) and "grad_norm" not in [r for r in rolled.history if r.get("step") == 65
+                                                                   and "loss" in r][0]
+    # Without the rollback the run stays far off for a while.
+    unguarded = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "c", steps=65, lr=3e-3))
+    assert any(not torch.equal(p, q) for p, q in zip(unguarded.model.parameters(), before.model.parameters()))
+    # The snapshot travels in the checkpoint: stopping at step 64 and resuming gives the same run.
+    straight = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "d", steps=80, **cfg))
+    fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "e", steps=64, **cfg))
+    resumed = fit(_model(seed=3), _LinearTask(), _config(tmp_path / "e", steps=80, resume=True, **cfg))
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    lrs = {r["step"]: r["lr"] for r in straight.history if "lr" in r}
+    assert lrs[80] == pytest.approx(1.5e-3)
+    checkpoint = torch.load(tmp_path / "e" / "run" / "model.pt", weights_only=True)
+    assert checkpoint["rollback"]["rollbacks"] == 1 and checkpoint["rollback"]["snapshot"]["step"] == 70
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

@@ -106,6 +106,8 @@ class BitTask(Task):
         if curriculum is not None:
             if curriculum not in kwargs:
                 raise ValueError(f"BitTask: curriculum={curriculum!r} needs that argument's final value, got {kwargs}")
+            if not isinstance(curriculum_start, int) or curriculum_start < 1:
+                raise ValueError(f"BitTask: expected curriculum_start to be a positive integer, got {curriculum_start!r}")
             self.curriculum_final = int(kwargs[curriculum])
             self.level = min(curriculum_start, self.curriculum_final)
         else:
@@ -174,6 +176,9 @@ class BitTaskConfig(TrainConfig):
         final_sequences: fresh sequences per setting of the final evaluation written to
             ``metrics.json`` (TASKS.md's criterion: 1,000), whatever ``eval_sequences`` is.
         curriculum: grow the task's size limit from small to the full range during training.
+        curriculum_start: the size limit the curriculum starts at.
+        curriculum_threshold: training wrong bits per sequence (mean of 20 steps) below
+            which the curriculum raises the limit by one.
         plots: save the learning curve and a sequence figure.
         threads: CPU threads (default 1: the NTM's many small operations run fastest on
             one thread; raise it for the LSTM baseline or large batches).
@@ -197,6 +202,8 @@ class BitTaskConfig(TrainConfig):
     eval_sequences: int = 1000
     final_sequences: int = 1000
     curriculum: bool = False
+    curriculum_start: int = 2
+    curriculum_threshold: float = 0.5
     plots: bool = True
     threads: int | None = 1
     skip_spikes: float | None = 5.0
@@ -264,7 +271,8 @@ def run_bit_task(
 
     model = build_bit_model(cfg, input_size, output_size)
     task = BitTask(make_batch, eval_sequences=cfg.eval_sequences,
-                   curriculum=curriculum_key if cfg.curriculum else None, **train_kwargs)
+                   curriculum=curriculum_key if cfg.curriculum else None, curriculum_start=cfg.curriculum_start,
+                   curriculum_threshold=cfg.curriculum_threshold, **train_kwargs)
     fit(model, task, cfg)
     if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
         return {}

@@ -66,6 +66,16 @@ class TrainConfig:
         lr_drop_metric: the training metric ``lr_drop_below`` watches (``"loss"``, or one
             of the task's metrics, e.g. ``"wrong_bits"``).
         lr_drop_factor: the factor of that drop.
+        rollback: roll the run back to its last healthy snapshot when the median of the
+            last 5 training losses exceeds this multiple of their running average
+            (``None``: off; `Rollback`). The restored run multiplies its learning rate by
+            ``rollback_lr_factor`` and carries on with new batches (the data stream is not
+            rewound), as Chowdhery et al. (2022, PaLM, §5.1) did after loss spikes. Why: an
+            NTM that has solved copy can start to oscillate and, thirty steps later, fall
+            back to chance, where it stays for hundreds of steps.
+        rollback_every: take a snapshot (model, optimiser, the guards' state, the task's
+            state) every this many steps, when the recent losses are healthy.
+        rollback_lr_factor: multiply the learning rate by this at every rollback.
         eval_every: run the task's evaluation every this many steps (and at the end).
         checkpoint_every: write the checkpoint every this many steps (and at the end,
             and on Ctrl-C).
@@ -107,6 +117,9 @@ class TrainConfig:
     lr_drop_below: float | None = None
     lr_drop_metric: str = "loss"
     lr_drop_factor: float = 0.1
+    rollback: float | None = None
+    rollback_every: int = 50
+    rollback_lr_factor: float = 0.5
     eval_every: int = 200
     checkpoint_every: int = 500
     log_every: int = 10
@@ -120,7 +133,7 @@ class TrainConfig:
     amp: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "log_every"):
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "log_every", "rollback_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "steps" else 1):
                 raise ValueError(f"TrainConfig: expected {name} to be a positive integer, got {value!r}")
@@ -144,6 +157,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"TrainConfig: expected {name} > 0 or None, got {value!r}")
+        if self.rollback is not None and not self.rollback > 1:
+            raise ValueError(f"TrainConfig: expected rollback > 1 or None, got {self.rollback!r}")
+        if not 0 < self.rollback_lr_factor <= 1:
+            raise ValueError(f"TrainConfig: expected 0 < rollback_lr_factor <= 1, got {self.rollback_lr_factor!r}")
 
 
 def _parse_optional(kind: type):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -43,8 +44,8 @@ from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, reso
 from memnets.training.distributed import DistributedContext, get_world_size, process_group, shard_batch
 from memnets.training.optim import make_optimizer
 
-__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "LearningRateDrop", "fit", "step_generator",
-           "EVAL_SEED"]
+__all__ = ["Task", "FitResult", "NonFiniteLossError", "SpikeGuard", "LearningRateDrop", "Rollback", "fit",
+           "step_generator", "EVAL_SEED"]
 
 #: Seed of the generator used by every periodic evaluation (a fixed evaluation set).
 EVAL_SEED = 2_147_483_647
@@ -272,6 +273,103 @@ class LearningRateDrop:
         self.recent, self.dropped_at = list(state["recent"]), state["dropped_at"]
 
 
+class Rollback:
+    r"""Rolls a run back to its last healthy snapshot when the loss climbs (``TrainConfig.rollback``).
+
+    Keeps an exponential moving average $a$ (decay ``DECAY``, bias-corrected) of the
+    training losses and its lowest value so far, $a^\ast$ (from step ``WARMUP`` on), the
+    level the run has reached. When the median of the last ``WINDOW`` losses exceeds
+    $k\,a^\ast$ the loop restores the snapshot (the model, the optimiser, the other guards,
+    the task's state and these statistics), multiplies the learning rate by ``lr_factor``
+    (for the rest of the run: every rollback multiplies again) and goes on with the next
+    step's batch. The median makes one or two outlying batches harmless; a run that starts
+    to oscillate or falls back to chance keeps it high. Measuring the climb against the
+    best level, not the current average, catches a slow climb too (an average would rise
+    with it).
+
+    Snapshots are taken every ``every`` steps when the recent losses are healthy (their
+    median at most ``HEALTHY`` times $a^\ast$), so the state restored predates the climb.
+    The loop keeps the snapshot in its checkpoint, so ``--resume`` can still roll back.
+    Under several processes the losses are averaged over the ranks before they get here,
+    so every rank decides alike. With a curriculum the loss rises whenever the task grows;
+    a rollback restores the curriculum's level as well.
+
+    Reference: Chowdhery et al. (2022), PaLM, §5.1 (restart from a checkpoint before the
+    spike and carry on with other batches).
+
+    Args:
+        factor: $k$; ``None`` never rolls back.
+        every: steps between snapshots.
+        lr_factor: the learning-rate multiplier applied at each rollback.
+    """
+
+    DECAY = 0.98
+    WARMUP = 50
+    WINDOW = 5
+    HEALTHY = 1.5
+
+    def __init__(self, factor: float | None, every: int = 50, lr_factor: float = 0.5) -> None:
+        self.factor, self.every, self.lr_factor = factor, every, lr_factor
+        self.average = 0.0
+        self.count = 0
+        self.best = math.inf
+        self.recent: list[float] = []
+        self.scale = 1.0
+        self.rollbacks = 0
+        self.snapshot: dict[str, Any] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.factor is not None
+
+    def reference(self) -> float:
+        """The lowest bias-corrected running average of the losses so far (``inf`` while warming up)."""
+        return self.best
+
+    def _median(self) -> float:
+        ordered = sorted(self.recent)
+        return ordered[len(ordered) // 2]
+
+    def update(self, loss: float) -> bool:
+        """Record one training loss; True if the run should roll back now."""
+        if not self.enabled:
+            return False
+        self.recent = (self.recent + [float(loss)])[-self.WINDOW:]
+        self.count += 1
+        self.average = self.DECAY * self.average + (1.0 - self.DECAY) * float(loss)
+        if self.count >= self.WARMUP:
+            self.best = min(self.best, self.average / (1.0 - self.DECAY**self.count))
+        return (self.snapshot is not None and len(self.recent) == self.WINDOW
+                and self._median() > self.factor * self.best)
+
+    def healthy(self) -> bool:
+        """Whether the recent losses are low enough for a snapshot."""
+        return len(self.recent) < self.WINDOW or self._median() <= self.HEALTHY * self.best
+
+    def take(self, step: int, state: dict[str, Any]) -> None:
+        """Keep ``state`` (already copied) as the snapshot of step ``step``."""
+        self.snapshot = {"step": step, "average": self.average, "count": self.count, "best": self.best, **state}
+
+    def restore(self) -> dict[str, Any]:
+        """Go back to the snapshot: reset the average, lower the scale; returns the snapshot."""
+        snapshot = self.snapshot
+        self.average, self.count, self.best = snapshot["average"], snapshot["count"], snapshot["best"]
+        self.recent = []
+        self.scale *= self.lr_factor
+        self.rollbacks += 1
+        return snapshot
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"average": self.average, "count": self.count, "best": self.best, "recent": list(self.recent),
+                "scale": self.scale,
+                "rollbacks": self.rollbacks, "snapshot": self.snapshot}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.average, self.count, self.best = float(state["average"]), int(state["count"]), float(state["best"])
+        self.recent, self.scale = [float(v) for v in state["recent"]], float(state["scale"])
+        self.rollbacks, self.snapshot = int(state["rollbacks"]), state["snapshot"]
+
+
 def fit(model: nn.Module, task: Task, cfg: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` with the settings in ``cfg``.
 
@@ -325,6 +423,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
     step, last_eval = 0, {}
     guard = SpikeGuard(cfg.skip_spikes)
     drop = LearningRateDrop(cfg.lr_drop_metric, cfg.lr_drop_below, cfg.lr_drop_factor)
+    rollback = Rollback(cfg.rollback, cfg.rollback_every, cfg.rollback_lr_factor)
     if cfg.resume and ckpt_path.exists():
         checkpoint = load_checkpoint(ckpt_path, map_location=device)
         if checkpoint["model"] != spec:
@@ -338,6 +437,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
             guard.load_state_dict(checkpoint["spike_guard"])
         if "lr_drop" in checkpoint:
             drop.load_state_dict(checkpoint["lr_drop"])
+        if "rollback" in checkpoint:
+            rollback.load_state_dict(checkpoint["rollback"])
         if ctx.is_main:
             _truncate_jsonl(jsonl_path, step)
     elif jsonl_path.exists() and ctx.is_main:
@@ -366,6 +467,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     "last_eval": last_eval,
                     "spike_guard": guard.state_dict(),
                     "lr_drop": drop.state_dict(),
+                    "rollback": rollback.state_dict(),
                 },
                 ckpt_path,
             )
@@ -393,7 +495,33 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     results = {k: float(v) for k, v in results.items()}
                 return ctx.broadcast(results)
 
+            def take_snapshot() -> None:
+                rollback.take(step, {
+                    "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),
+                    "spike_guard": guard.state_dict(),
+                    "lr_drop": copy.deepcopy(drop.state_dict()),
+                    "task_state": copy.deepcopy(task.state_dict()),
+                })
+
+            def roll_back() -> None:
+                median, best = rollback._median(), rollback.reference()
+                snapshot = rollback.restore()
+                model.load_state_dict(snapshot["state_dict"])
+                optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
+                guard.load_state_dict(snapshot["spike_guard"])
+                drop.load_state_dict(copy.deepcopy(snapshot["lr_drop"]))
+                task.load_state_dict(copy.deepcopy(snapshot["task_state"]))
+                record({"step": step + 1, "rollback_to": snapshot["step"], "lr_scale": rollback.scale,
+                        "rollbacks": rollback.rollbacks})
+                if ctx.is_main:
+                    bar.write(f"step {step + 1}: the median of the last {Rollback.WINDOW} training losses ({median:.4g}) "
+                              f"exceeds {rollback.factor:g} x the lowest running average ({best:.4g}); "
+                              f"rolled back to step {snapshot['step']}, learning rate x{rollback.scale:.3g} from now on")
+
             while step < cfg.steps:
+                if rollback.enabled and step % cfg.rollback_every == 0 and rollback.healthy():
+                    take_snapshot()
                 train_model.train()
                 batch = task.sample(cfg.batch_size, step_generator(cfg.seed, step), device)
                 if ctx.enabled:
@@ -407,36 +535,46 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                         f"fit: the loss became {metrics['loss']} at step {step + 1}; stopping. "
                         f"The last good checkpoint ({ckpt_path}) is kept."
                     )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # DistributedDataParallel averages the gradients over the ranks
-                if cfg.clip_value is not None:
-                    nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-                max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
-                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()  # one sync a step
-                if not math.isfinite(grad_norm):
-                    raise NonFiniteLossError(
-                        f"fit: the gradient norm became {grad_norm} at step {step + 1}; stopping. "
-                        f"The last good checkpoint ({ckpt_path}) is kept."
-                    )
-                skip = guard.check(grad_norm)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(cfg, step) * drop.scale
-                if not skip:
-                    optimizer.step()
+                rolled_back = rollback.update(metrics["loss"])
+                grad_norm = None
+                if rolled_back:  # restore the snapshot; this step's batch is not trained on
+                    del loss
+                    roll_back()
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()  # DistributedDataParallel averages the gradients over the ranks
+                    if cfg.clip_value is not None:
+                        nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+                    max_norm = cfg.clip_norm if cfg.clip_norm is not None else float("inf")
+                    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()  # one sync a step
+                    if not math.isfinite(grad_norm):
+                        raise NonFiniteLossError(
+                            f"fit: the gradient norm became {grad_norm} at step {step + 1}; stopping. "
+                            f"The last good checkpoint ({ckpt_path}) is kept."
+                        )
+                    skip = guard.check(grad_norm)
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(cfg, step) * drop.scale * rollback.scale
+                    if not skip:
+                        optimizer.step()
                 step += 1
-                drop.update(step, metrics)
+                if not rolled_back:
+                    drop.update(step, metrics)
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
                     elapsed = time.perf_counter() - start
                     record({"step": step, "time": elapsed, **{f"eval/{k}": v for k, v in last_eval.items()}})
-                    task.curriculum(step, {**metrics, **{f"eval/{k}": v for k, v in last_eval.items()}})
-                else:
+                    if not rolled_back:
+                        task.curriculum(step, {**metrics, **{f"eval/{k}": v for k, v in last_eval.items()}})
+                elif not rolled_back:
                     task.curriculum(step, metrics)
                 if step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
                     record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,
-                            "grad_norm": grad_norm, "lr": optimizer.param_groups[0]["lr"],
-                            **({"skipped": guard.skipped} if cfg.skip_spikes is not None else {}), **metrics})
+                            **({"grad_norm": grad_norm} if grad_norm is not None else {}),
+                            "lr": optimizer.param_groups[0]["lr"],
+                            **({"skipped": guard.skipped} if cfg.skip_spikes is not None else {}),
+                            **({"rollbacks": rollback.rollbacks} if rollback.enabled else {}), **metrics})
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     bar.set_postfix({**{k: f"{v:.3g}" for k, v in metrics.items()}, "it/s": f"{rate:.1f}"},
                                     refresh=False)
