@@ -303,7 +303,7 @@ class Rollback:
         lr_factor: the learning-rate multiplier applied at each rollback.
     """
 
-    DECAY = 0.98
+    DECAY = 0.95
     WARMUP = 50
     WINDOW = 5
     HEALTHY = 1.5
