@@ -235,7 +235,7 @@ def test_rollback_fires_on_the_window_median_not_on_outliers():
     assert not rollback.healthy()
     snapshot = rollback.restore()
     assert snapshot["step"] == 0 and rollback.scale == 0.5 and rollback.rollbacks == 1 and rollback.recent == []
-    assert rollback.count == 0 and rollback.reference() == math.inf  # the statistics of the snapshot's time
+    assert rollback.count == 0 and rollback.reference() == math.inf  # the statistics start afresh
     copy = Rollback(4.0)
     copy.load_state_dict(rollback.state_dict())
     assert copy.state_dict() == rollback.state_dict()

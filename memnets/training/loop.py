@@ -289,6 +289,8 @@ class Rollback:
 
     Snapshots are taken every ``every`` steps when the recent losses are healthy (their
     median at most ``HEALTHY`` times $a^\ast$), so the state restored predates the climb.
+    After a rollback the average and its lowest value start afresh (with a new warm-up of
+    ``WARMUP`` steps): the restored state is judged by its own losses.
     The loop keeps the snapshot in its checkpoint, so ``--resume`` can still roll back.
     Under several processes the losses are averaged over the ranks before they get here,
     so every rank decides alike. With a curriculum the loss rises whenever the task grows;
@@ -348,12 +350,15 @@ class Rollback:
 
     def take(self, step: int, state: dict[str, Any]) -> None:
         """Keep ``state`` (already copied) as the snapshot of step ``step``."""
-        self.snapshot = {"step": step, "average": self.average, "count": self.count, "best": self.best, **state}
+        self.snapshot = {"step": step, **state}
 
     def restore(self) -> dict[str, Any]:
         """Go back to the snapshot: reset the average, lower the scale; returns the snapshot."""
         snapshot = self.snapshot
-        self.average, self.count, self.best = snapshot["average"], snapshot["count"], snapshot["best"]
+        # The statistics start afresh: the restored run is judged against its own losses from
+        # now on (a restored state whose loss stays above k times the old best would otherwise
+        # roll back again and again, halving the rate each time).
+        self.average, self.count, self.best = 0.0, 0, math.inf
         self.recent = []
         self.scale *= self.lr_factor
         self.rollbacks += 1
