@@ -232,7 +232,7 @@ def test_rollback_fires_on_the_window_median_not_on_outliers():
     assert not rollback.update(10.0) and not rollback.update(10.0)  # median still 1
     assert rollback.update(10.0)  # three of five far above the average
     assert rollback.reference() == pytest.approx(1.0)  # the lowest average, not the current one
-    assert not rollback.healthy()
+    assert not rollback.snapshot_due(0)  # not healthy: no snapshot at a due step
     snapshot = rollback.restore()
     assert snapshot["step"] == 0 and rollback.scale == 0.5 and rollback.rollbacks == 1 and rollback.recent == []
     assert rollback.count == 0 and rollback.reference() == math.inf  # the statistics start afresh

@@ -67,8 +67,8 @@ class TrainConfig:
             of the task's metrics, e.g. ``"wrong_bits"``).
         lr_drop_factor: the factor of that drop.
         rollback: roll the run back to its last healthy snapshot when the median of the
-            last 5 training losses exceeds this multiple of their running average
-            (``None``: off; `Rollback`). The restored run multiplies its learning rate by
+            last 5 training losses exceeds this multiple of the lowest running average of
+            the loss so far (``None``: off; `Rollback`). The restored run multiplies its learning rate by
             ``rollback_lr_factor`` and carries on with new batches (the data stream is not
             rewound), as Chowdhery et al. (2022, PaLM, §5.1) did after loss spikes. Why: an
             NTM that has solved copy can start to oscillate and, thirty steps later, fall

@@ -279,8 +279,8 @@ class Rollback:
     Keeps an exponential moving average $a$ (decay ``DECAY``, bias-corrected) of the
     training losses and its lowest value so far, $a^\ast$ (from step ``WARMUP`` on), the
     level the run has reached. When the median of the last ``WINDOW`` losses exceeds
-    $k\,a^\ast$ the loop restores the snapshot (the model, the optimiser, the other guards,
-    the task's state and these statistics), multiplies the learning rate by ``lr_factor``
+    $k\,a^\ast$ the loop restores the snapshot (the model, the optimiser, the other guards
+    and the task's state), multiplies the learning rate by ``lr_factor``
     (for the rest of the run: every rollback multiplies again) and goes on with the next
     step's batch. The median makes one or two outlying batches harmless; a run that starts
     to oscillate or falls back to chance keeps it high. Measuring the climb against the
@@ -328,7 +328,8 @@ class Rollback:
         """The lowest bias-corrected running average of the losses so far (``inf`` while warming up)."""
         return self.best
 
-    def _median(self) -> float:
+    def median(self) -> float:
+        """The median of the last ``WINDOW`` losses."""
         ordered = sorted(self.recent)
         return ordered[len(ordered) // 2]
 
@@ -342,11 +343,14 @@ class Rollback:
         if self.count >= self.WARMUP:
             self.best = min(self.best, self.average / (1.0 - self.DECAY**self.count))
         return (self.snapshot is not None and len(self.recent) == self.WINDOW
-                and self._median() > self.factor * self.best)
+                and self.median() > self.factor * self.best)
 
-    def healthy(self) -> bool:
-        """Whether the recent losses are low enough for a snapshot."""
-        return len(self.recent) < self.WINDOW or self._median() <= self.HEALTHY * self.best
+    def snapshot_due(self, step: int) -> bool:
+        """Whether to take a snapshot before step ``step``: every ``every`` steps, when the
+        recent losses are healthy."""
+        if not self.enabled or step % self.every:
+            return False
+        return len(self.recent) < self.WINDOW or self.median() <= self.HEALTHY * self.best
 
     def take(self, step: int, state: dict[str, Any]) -> None:
         """Keep ``state`` (already copied) as the snapshot of step ``step``."""
@@ -366,8 +370,7 @@ class Rollback:
 
     def state_dict(self) -> dict[str, Any]:
         return {"average": self.average, "count": self.count, "best": self.best, "recent": list(self.recent),
-                "scale": self.scale,
-                "rollbacks": self.rollbacks, "snapshot": self.snapshot}
+                "scale": self.scale, "rollbacks": self.rollbacks, "snapshot": self.snapshot}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.average, self.count, self.best = float(state["average"]), int(state["count"]), float(state["best"])
@@ -510,7 +513,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 })
 
             def roll_back() -> None:
-                median, best = rollback._median(), rollback.reference()
+                median, best = rollback.median(), rollback.reference()
                 snapshot = rollback.restore()
                 model.load_state_dict(snapshot["state_dict"])
                 optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
@@ -525,7 +528,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                               f"rolled back to step {snapshot['step']}, learning rate x{rollback.scale:.3g} from now on")
 
             while step < cfg.steps:
-                if rollback.enabled and step % cfg.rollback_every == 0 and rollback.healthy():
+                if rollback.snapshot_due(step):
                     take_snapshot()
                 train_model.train()
                 batch = task.sample(cfg.batch_size, step_generator(cfg.seed, step), device)
