@@ -358,3 +358,18 @@ def test_adam_beta2_reaches_the_optimiser_and_is_checked():
         make_optimizer("adam", params, lr=1e-3, adam_beta2=1.0)
     with pytest.raises(ValueError, match="adam_beta2"):
         TrainConfig(adam_beta2=-0.1)
+
+
+def test_adam_beta1_reaches_the_optimiser_and_is_checked(tmp_path):
+    params = [nn.Parameter(torch.zeros(3))]
+    for name in ("adam", "amsgrad"):
+        optimizer = make_optimizer(name, params, lr=1e-3, adam_beta1=0.98, adam_beta2=0.99)
+        assert optimizer.param_groups[0]["betas"] == (0.98, 0.99)
+    with pytest.raises(ValueError, match="adam_beta1"):
+        make_optimizer("adam", params, lr=1e-3, adam_beta1=1.0)
+    with pytest.raises(ValueError, match="adam_beta1"):
+        TrainConfig(adam_beta1=-0.1)
+    assert parse_config(TrainConfig, ["--adam-beta1", "0.98"]).adam_beta1 == 0.98
+    fit(_model(), _LinearTask(), _config(tmp_path, steps=2, adam_beta1=0.98))
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert tuple(saved["optimizer"]["param_groups"][0]["betas"]) == (0.98, 0.999)

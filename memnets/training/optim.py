@@ -85,7 +85,8 @@ class GravesRMSprop(torch.optim.Optimizer):
 
 
 def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0, adam_beta2: float = 0.999) -> torch.optim.Optimizer:
+                   weight_decay: float = 0.0, adam_beta2: float = 0.999,
+                   adam_beta1: float = 0.9) -> torch.optim.Optimizer:
     r"""Build the optimiser a `TrainConfig` names.
 
     Args:
@@ -97,11 +98,13 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: flo
         weight_decay: L2 penalty.
         adam_beta2: the decay $\beta_2$ of Adam's second-moment average (Kingma & Ba 2015;
             0.999 there and in ``torch.optim.Adam``).
+        adam_beta1: the decay $\beta_1$ of Adam's first-moment (momentum) average (0.9 there).
     """
-    if not 0 <= adam_beta2 < 1:
-        raise ValueError(f"make_optimizer: expected 0 <= adam_beta2 < 1, got {adam_beta2!r}")
+    for beta_name, beta in (("adam_beta1", adam_beta1), ("adam_beta2", adam_beta2)):
+        if not 0 <= beta < 1:
+            raise ValueError(f"make_optimizer: expected 0 <= {beta_name} < 1, got {beta!r}")
     if name in ("adam", "amsgrad"):
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, adam_beta2), weight_decay=weight_decay,
+        return torch.optim.Adam(params, lr=lr, betas=(adam_beta1, adam_beta2), weight_decay=weight_decay,
                                 amsgrad=name == "amsgrad")
     if name == "rmsprop":
         return GravesRMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
