@@ -46,7 +46,8 @@ class TrainConfig:
             larger $\beta_1$ averages the gradient noise over more steps and raises the
             sharpness that Adam tolerates before its iterates oscillate, about
             $(2 + 2\beta_1) / ((1 - \beta_1)\,\eta)$ (Cohen et al. 2022, "Adaptive gradient
-            methods at the edge of stability"): 38/lr at 0.9, 99/lr at 0.98.
+            methods at the edge of stability"): 38/lr at 0.9, 99/lr at 0.98. On the NTM's
+            copy task 0.98 made two stable seeds unstable (the NTM page of the docs).
         adam_beta2: Adam's (and AMSGrad's) second-moment decay $\beta_2$ (default 0.999).
         clip_norm: clip the global gradient norm to this value (``None``: off).
         clip_value: clip every gradient element to ``[-clip_value, clip_value]``
