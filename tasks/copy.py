@@ -20,13 +20,17 @@ class CopyConfig(BitTaskConfig):
     """Copy task: NTM (or --model lstm) on L ~ U{min_len..max_len}, tested at longer lengths."""
 
     out: str = "runs/copy"
-    # Seed 1 by default: 8 of the seeds 0-9 converge with these settings, seed 0 does not
-    # (0.148 wrong bits per sequence); the NTM page of the docs has all ten.
+    # Seed 1 by default: 9 of the seeds 0-9 converge with these settings, seed 6 does not
+    # (0.241 wrong bits per sequence); the NTM page of the docs has all ten.
     seed: int = 1
     steps: int = 2000
     batch_size: int = 64
     lr: float = 3e-3
     lr_schedule: str = "cosine"
+    # Roll back to the last healthy snapshot (and halve the rate) when the loss climbs to ten
+    # times its best running average: without it, seeds 3 and 8 fell back to chance after
+    # converging (the NTM page of the docs).
+    rollback: float | None = 10.0
     eval_every: int = 200
     min_len: int = 1
     max_len: int = 20
