@@ -426,7 +426,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
     device = ctx.device
     model.to(device)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay,
-                               cfg.adam_beta2, cfg.adam_beta1)
+                               adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2)
 
     step, last_eval = 0, {}
     guard = SpikeGuard(cfg.skip_spikes)
@@ -508,7 +508,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                     "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
                     "optimizer": copy.deepcopy(optimizer.state_dict()),
                     "spike_guard": guard.state_dict(),
-                    "lr_drop": copy.deepcopy(drop.state_dict()),
+                    "lr_drop": drop.state_dict(),  # a copy already, as load_state_dict takes one
                     "task_state": copy.deepcopy(task.state_dict()),
                 })
 
@@ -518,7 +518,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 model.load_state_dict(snapshot["state_dict"])
                 optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
                 guard.load_state_dict(snapshot["spike_guard"])
-                drop.load_state_dict(copy.deepcopy(snapshot["lr_drop"]))
+                drop.load_state_dict(snapshot["lr_drop"])
                 task.load_state_dict(copy.deepcopy(snapshot["task_state"]))
                 record({"step": step + 1, "rollback_to": snapshot["step"], "lr_scale": rollback.scale,
                         "rollbacks": rollback.rollbacks})
