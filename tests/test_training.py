@@ -373,3 +373,32 @@ def test_adam_beta1_reaches_the_optimiser_and_is_checked(tmp_path):
     fit(_model(), _LinearTask(), _config(tmp_path, steps=2, adam_beta1=0.98))
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert tuple(saved["optimizer"]["param_groups"][0]["betas"]) == (0.98, 0.999)
+
+
+def test_rmsprop_eps_reaches_the_optimiser_and_is_checked(tmp_path):
+    params = [nn.Parameter(torch.zeros(3))]
+    assert make_optimizer("rmsprop", params, lr=1e-4).param_groups[0]["eps"] == 1e-4  # Graves' constant
+    assert make_optimizer("rmsprop", params, lr=1e-4, rmsprop_eps=1e-8).param_groups[0]["eps"] == 1e-8
+    with pytest.raises(ValueError, match="rmsprop_eps"):
+        TrainConfig(rmsprop_eps=0.0)
+    assert TrainConfig().rmsprop_eps == 1e-8
+    assert parse_config(TrainConfig, ["--rmsprop-eps", "1e-6"]).rmsprop_eps == 1e-6
+    fit(_model(), _LinearTask(), _config(tmp_path, steps=2, optimizer="rmsprop", rmsprop_eps=1e-6))
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert saved["optimizer"]["param_groups"][0]["eps"] == 1e-6
+
+
+def test_graves_rmsprop_step_scales_with_its_constant():
+    # A gradient spread far below sqrt(eps): the constant, not the spread, sets the step.
+    def first_step(eps):
+        p = nn.Parameter(torch.zeros(1))
+        opt = GravesRMSprop([p], lr=1e-4, momentum=0.0, eps=eps)
+        p.grad = torch.full((1,), 1e-4)
+        opt.step()
+        return -p.item()
+
+    # n - g^2 = 0.05 * 1e-8 - 0.0025 * 1e-8 = 0.0475e-8 after one step.
+    spread = 0.0475e-8
+    assert first_step(1e-4) == pytest.approx(1e-4 * 1e-4 / (spread + 1e-4) ** 0.5, rel=1e-5)
+    assert first_step(1e-8) == pytest.approx(1e-4 * 1e-4 / (spread + 1e-8) ** 0.5, rel=1e-5)
+    assert first_step(1e-8) > 50 * first_step(1e-4)

@@ -426,7 +426,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
     device = ctx.device
     model.to(device)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay,
-                               adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2)
+                               adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2, rmsprop_eps=cfg.rmsprop_eps)
 
     step, last_eval = 0, {}
     guard = SpikeGuard(cfg.skip_spikes)

@@ -86,7 +86,7 @@ class GravesRMSprop(torch.optim.Optimizer):
 
 def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0, adam_beta2: float = 0.999,
-                   adam_beta1: float = 0.9) -> torch.optim.Optimizer:
+                   adam_beta1: float = 0.9, rmsprop_eps: float = _GRAVES_EPSILON) -> torch.optim.Optimizer:
     r"""Build the optimiser a `TrainConfig` names.
 
     Args:
@@ -99,6 +99,9 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: flo
         adam_beta2: the decay $\beta_2$ of Adam's second-moment average (Kingma & Ba 2015;
             0.999 there and in ``torch.optim.Adam``).
         adam_beta1: the decay $\beta_1$ of Adam's first-moment (momentum) average (0.9 there).
+        rmsprop_eps: `GravesRMSprop`'s constant inside the square root (Graves' $10^{-4}$
+            here; `TrainConfig` passes its own default, $10^{-8}$, which suits a loss
+            averaged over bits).
     """
     for beta_name, beta in (("adam_beta1", adam_beta1), ("adam_beta2", adam_beta2)):
         if not 0 <= beta < 1:
@@ -107,7 +110,7 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, momentum: flo
         return torch.optim.Adam(params, lr=lr, betas=(adam_beta1, adam_beta2), weight_decay=weight_decay,
                                 amsgrad=name == "amsgrad")
     if name == "rmsprop":
-        return GravesRMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return GravesRMSprop(params, lr=lr, momentum=momentum, eps=rmsprop_eps, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise ValueError(f"make_optimizer: expected 'adam', 'amsgrad', 'rmsprop' or 'sgd', got {name!r}")
