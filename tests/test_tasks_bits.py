@@ -78,3 +78,32 @@ def test_every_bit_task_script_runs(tmp_path, script, args):
     assert results["steps"] == 2
     assert all(torch.isfinite(torch.tensor(v["wrong_bits"])) for v in results["generalisation"].values())
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+def _visits(n, slots, steps=4):
+    w = torch.zeros(steps, n)
+    for t, s in enumerate(slots):
+        w[t % steps, s] = 1.0
+    return w
+
+
+def test_used_slots_is_the_circular_window_of_visited_slots():
+    from memnets.training.plots import used_slots
+
+    # A head that wrapped from slot 126 to slot 2: the window crosses the end of memory.
+    window = used_slots([_visits(128, [126, 127, 0, 1]), _visits(128, [2])], margin=1)
+    assert window.tolist() == [125, 126, 127, 0, 1, 2, 3]
+    assert used_slots([_visits(16, [5])], margin=2).tolist() == [3, 4, 5, 6, 7]
+    # Weights below the threshold do not count; nothing visited shows every slot.
+    assert used_slots([torch.full((3, 8), 0.01)]).tolist() == list(range(8))
+    # A window as wide as the memory is the whole memory, in order.
+    assert used_slots([_visits(8, [0, 4])], margin=2).tolist() == list(range(8))
+
+
+def test_sequence_figure_of_an_ntm(tmp_path):
+    from memnets.data.bits import repeat_copy_batch
+    from memnets.training.bits import plot_bit_sequence
+
+    ntm = memnets.NTM(10, 9, controller_size=8, memory_size=32, word_size=6)
+    plot_bit_sequence(ntm, repeat_copy_batch, tmp_path / "sequence.png", length=3, repeats=2)
+    assert (tmp_path / "sequence.png").stat().st_size > 0

@@ -11,9 +11,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-__all__ = ["read_jsonl", "plot_learning_curve", "plot_sequence"]
+__all__ = ["read_jsonl", "plot_learning_curve", "plot_sequence", "used_slots"]
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -73,6 +74,48 @@ def _image(ax, data: Tensor, title: str, cmap: str = "gray_r", vmin=None, vmax=N
     ax.set_yticks([])
 
 
+def used_slots(weights: list[Tensor], threshold: float = 0.05, margin: int = 2) -> Tensor:
+    """The slots the heads visit, as one circular window: the indices to show in a figure.
+
+    A head that shifts through memory wraps around (slot N - 1 is next to slot 0), so the
+    window is the circle minus its longest run of slots that no weighting ever gives more
+    than ``threshold``, widened by ``margin`` slots on each side. Plotted over all N = 128
+    slots, a head that visits ten of them is a thin line; over the window it is the
+    diagonal of the NTM paper's figures.
+
+    Args:
+        weights: (T, N) weightings over time, one per head.
+        threshold: the weight above which a slot counts as visited.
+        margin: slots added on each side of the window.
+
+    Returns:
+        A LongTensor of slot indices in circular order (all N slots if no slot is visited
+        or the window would cover the whole memory).
+
+    Shapes:
+        each of weights (T, N) -> (K,) with K <= N.
+    """
+    n = weights[0].shape[-1]
+    visited = torch.zeros(n, dtype=torch.bool)
+    for w in weights:
+        visited |= (w.detach().float().cpu() > threshold).any(0)
+    if not visited.any():
+        return torch.arange(n)
+    idx = visited.nonzero().flatten().tolist()
+    # The longest circular gap between consecutive visited slots; the window is the rest.
+    gaps = [((idx[(i + 1) % len(idx)] - idx[i]) % n or n, idx[i]) for i in range(len(idx))]
+    gap, before = max(gaps)
+    start = (before + gap) % n  # the first visited slot after the gap
+    width = n - gap + 1 + 2 * margin
+    if width >= n:
+        return torch.arange(n)
+    return (torch.arange(width) + start - margin) % n
+
+
+def _label_slots(ax, slots: Tensor) -> None:
+    ax.set_yticks([0, len(slots) - 1], [str(int(slots[0])), str(int(slots[-1]))], fontsize=7)
+
+
 def plot_sequence(
     png_path: str | os.PathLike,
     inputs: Tensor,
@@ -95,19 +138,25 @@ def plot_sequence(
         memory: (N, W) the memory after the last step, or None.
         title: the figure's title.
     """
+    heads = [w for w in (write_weights, read_weights) if w is not None]
+    slots = used_slots(heads) if heads else None
     panels = [("inputs", inputs), ("targets", targets), ("outputs", outputs)]
     if write_weights is not None:
-        panels.append(("write weighting (slot vs time)", write_weights))
+        panels.append(("write weighting (visited slots vs time)", write_weights[:, slots]))
     if read_weights is not None:
-        panels.append(("read weighting (slot vs time)", read_weights))
+        panels.append(("read weighting (visited slots vs time)", read_weights[:, slots]))
     rows = len(panels) + (memory is not None)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 1.3 * rows + 1.2), squeeze=False)
     for ax, (name, data) in zip(axes[:, 0], panels):
         _image(ax, data, name, cmap="gray_r" if "weighting" not in name else "viridis", vmin=0, vmax=1)
+        if "weighting" in name:
+            _label_slots(ax, slots)
         ax.set_xlabel("time step", fontsize=8)
     if memory is not None:
         ax = axes[-1, 0]
-        _image(ax, memory, "memory contents after the last step (word vs slot)", cmap="RdBu_r")
+        shown = slots if slots is not None else torch.arange(memory.shape[0])
+        _image(ax, memory[shown], "memory after the last step (word vs visited slot)", cmap="RdBu_r")
+        ax.set_xticks([0, len(shown) - 1], [str(int(shown[0])), str(int(shown[-1]))], fontsize=7)
         ax.set_xlabel("slot", fontsize=8)
     if title:
         fig.suptitle(title)
