@@ -98,6 +98,10 @@ def test_used_slots_is_the_circular_window_of_visited_slots():
     assert used_slots([torch.full((3, 8), 0.01)]).tolist() == list(range(8))
     # A window as wide as the memory is the whole memory, in order.
     assert used_slots([_visits(8, [0, 4])], margin=2).tolist() == list(range(8))
+    with pytest.raises(ValueError, match="at least one"):
+        used_slots([])
+    with pytest.raises(ValueError, match=r"N = 8, got shape \(4, 6\)"):
+        used_slots([_visits(8, [1]), _visits(6, [1])])
 
 
 def test_sequence_figure_of_an_ntm(tmp_path):

@@ -92,10 +92,18 @@ def used_slots(weights: list[Tensor], threshold: float = 0.05, margin: int = 2) 
         A LongTensor of slot indices in circular order (all N slots if no slot is visited
         or the window would cover the whole memory).
 
+    Raises:
+        ValueError: for no weightings, or weightings that are not (T, N) with one N.
+
     Shapes:
         each of weights (T, N) -> (K,) with K <= N.
     """
+    if not weights:
+        raise ValueError("used_slots: expected at least one (T, N) weighting, got none")
     n = weights[0].shape[-1]
+    for w in weights:
+        if w.dim() != 2 or w.shape[-1] != n:
+            raise ValueError(f"used_slots: expected (T, N) weightings with N = {n}, got shape {tuple(w.shape)}")
     visited = torch.zeros(n, dtype=torch.bool)
     for w in weights:
         visited |= (w.detach().float().cpu() > threshold).any(0)
