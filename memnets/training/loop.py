@@ -568,14 +568,14 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, spec: dict[str, Any], c
                 step += 1
                 if not rolled_back:
                     drop.update(step, metrics)
+                curriculum_metrics = metrics
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     last_eval = evaluate()
-                    elapsed = time.perf_counter() - start
-                    record({"step": step, "time": elapsed, **{f"eval/{k}": v for k, v in last_eval.items()}})
-                    if not rolled_back:
-                        task.curriculum(step, {**metrics, **{f"eval/{k}": v for k, v in last_eval.items()}})
-                elif not rolled_back:
-                    task.curriculum(step, metrics)
+                    eval_metrics = {f"eval/{k}": v for k, v in last_eval.items()}
+                    record({"step": step, "time": time.perf_counter() - start, **eval_metrics})
+                    curriculum_metrics = {**metrics, **eval_metrics}
+                if not rolled_back:  # a rolled-back step trained on nothing: the task does not advance
+                    task.curriculum(step, curriculum_metrics)
                 if step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
                     record({"step": step, "samples": step * cfg.batch_size, "time": elapsed,

@@ -120,8 +120,9 @@ def used_slots(weights: list[Tensor], threshold: float = 0.05, margin: int = 2) 
     return (torch.arange(width) + start - margin) % n
 
 
-def _label_slots(ax, slots: Tensor) -> None:
-    ax.set_yticks([0, len(slots) - 1], [str(int(slots[0])), str(int(slots[-1]))], fontsize=7)
+def _label_slots(set_ticks, slots: Tensor) -> None:
+    """Label the first and last of the slots shown (``set_ticks``: an axis' ``set_xticks`` or ``set_yticks``)."""
+    set_ticks([0, len(slots) - 1], [str(int(slots[0])), str(int(slots[-1]))], fontsize=7)
 
 
 def plot_sequence(
@@ -158,13 +159,13 @@ def plot_sequence(
     for ax, (name, data) in zip(axes[:, 0], panels):
         _image(ax, data, name, cmap="gray_r" if "weighting" not in name else "viridis", vmin=0, vmax=1)
         if "weighting" in name:
-            _label_slots(ax, slots)
+            _label_slots(ax.set_yticks, slots)
         ax.set_xlabel("time step", fontsize=8)
     if memory is not None:
         ax = axes[-1, 0]
         shown = slots if slots is not None else torch.arange(memory.shape[0])
         _image(ax, memory[shown], "memory after the last step (word vs visited slot)", cmap="RdBu_r")
-        ax.set_xticks([0, len(shown) - 1], [str(int(shown[0])), str(int(shown[-1]))], fontsize=7)
+        _label_slots(ax.set_xticks, shown)
         ax.set_xlabel("slot", fontsize=8)
     if title:
         fig.suptitle(title)
