@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_shapes", "check_finite_positive"]
+__all__ = [
+    "check_shapes",
+    "check_finite_positive",
+    "check_int",
+    "check_positive_int",
+    "check_number",
+    "check_probability",
+    "check_choice",
+    "check_dtype",
+    "check_floating",
+]
 
 
 def _fmt(spec: tuple[str, ...], sizes: dict[str, int]) -> str:
@@ -83,3 +93,100 @@ def check_finite_positive(__where: str, /, **values) -> None:
     for name, value in values.items():
         if not (isinstance(value, (int, float)) and value > 0):
             raise ValueError(f"{__where}: expected {name} to be a positive number, got {value!r}")
+
+
+# --- argument checks ----------------------------------------------------------------------
+# One rule everywhere, the one torch.nn follows: a value of the wrong *type* raises
+# ``TypeError``, a value of the right type outside its range raises ``ValueError``. Every
+# message starts with the caller's name and says what was expected and what came.
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(__where: str, /, minimum: int = 1, **values) -> None:
+    """Check that every keyword value is an ``int`` (not a bool) of at least ``minimum``.
+
+    Raises:
+        TypeError: a value is not an int.
+        ValueError: a value is below ``minimum``.
+
+    Examples:
+        >>> check_int("LSTMCell", input_size=3, hidden_size=4)
+        >>> check_int("NTM", minimum=0, shift_range=0)
+    """
+    for name, value in values.items():
+        if not _is_int(value):
+            raise TypeError(f"{__where}: {name} should be of type int, got: {type(value).__name__}")
+        if value < minimum:
+            what = "greater than zero" if minimum == 1 else f"at least {minimum}"
+            raise ValueError(f"{__where}: {name} must be {what}, got {value}")
+
+
+def check_positive_int(__where: str, /, **values) -> None:
+    """Shorthand for ``check_int(where, minimum=1, ...)``: sizes, counts, steps."""
+    check_int(__where, minimum=1, **values)
+
+
+def check_number(
+    __where: str, /, low: float | None = None, high: float | None = None, *, open_low: bool = False, **values
+) -> None:
+    """Check that every keyword value is a finite real number in ``[low, high]``.
+
+    ``open_low=True`` excludes ``low`` itself (``(low, high]``), for learning rates and
+    strengths that must be strictly positive.
+
+    Raises:
+        TypeError: a value is not a real number.
+        ValueError: a value is NaN, infinite, or outside the range.
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{__where}: {name} should be a number, got: {type(value).__name__}")
+        bad = value != value or value in (float("inf"), float("-inf"))
+        if low is not None:
+            bad = bad or value < low or (open_low and value == low)
+        if high is not None:
+            bad = bad or value > high
+        if bad:
+            lo = "-inf" if low is None else repr(low)
+            hi = "inf" if high is None else repr(high)
+            interval = ("(" if open_low else "[") + f"{lo}, {hi}" + "]"
+            raise ValueError(f"{__where}: expected {name} in {interval}, got {value!r}")
+
+
+def check_probability(__where: str, /, **values) -> None:
+    """Check that every keyword value is a number in ``[0, 1]``."""
+    check_number(__where, 0.0, 1.0, **values)
+
+
+def check_choice(__where: str, /, name: str, value, choices) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``, listing them."""
+    if value not in choices:
+        raise ValueError(f"{__where}: expected {name} to be one of {sorted(choices)}, got {value!r}")
+
+
+def check_dtype(__where: str, /, dtype: torch.dtype, **tensors) -> None:
+    """Check that every keyword tensor (``None`` is skipped) has floating dtype ``dtype``.
+
+    The library's dtype policy, the one torch.nn's layers follow: no silent promotion.
+    A module computes in the dtype of its parameters; an input of another dtype is
+    refused with both dtypes named (call ``module.double()`` or ``x.float()``).
+
+    Raises:
+        ValueError: a tensor's dtype differs from ``dtype``.
+    """
+    for name, tensor in tensors.items():
+        if tensor is not None and tensor.dtype != dtype:
+            raise ValueError(
+                f"{__where}: expected {name} of dtype {dtype} (the dtype of the module's parameters), "
+                f"got {tensor.dtype}; convert one of them (module.to(dtype) or {name}.to(dtype))"
+            )
+
+
+def check_floating(__where: str, /, **tensors) -> None:
+    """Check that every keyword tensor (``None`` is skipped) has a floating-point dtype."""
+    for name, tensor in tensors.items():
+        if tensor is not None and not tensor.is_floating_point():
+            raise ValueError(f"{__where}: expected {name} of a floating-point dtype, got {tensor.dtype}")
