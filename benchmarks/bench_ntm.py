@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
-from memnets.nn.ntm import NTM
+from memnets.nn.memory.ntm import NTM
 
 #: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
 _IN, _OUT = 9, 8

@@ -48,7 +48,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from memnets.data.bits import BATCH_DIMS, copy_batch, masked_bce_loss
-from memnets.nn.ntm import NTM
+from memnets.nn.memory.ntm import NTM
 from memnets.training import TrainConfig, fit
 from memnets.training.bits import BitTask
 from memnets.training.distributed import run_processes

@@ -9,7 +9,7 @@ import torch._dynamo.testing
 from torch import nn
 
 from memnets.nn.cells import GRUCell, LSTMCell, RNNCell
-from memnets.nn.ntm import NTM, NTMCell
+from memnets.nn.memory.ntm import NTM, NTMCell
 from memnets.nn.registry import register_model
 from memnets.training import Task, TrainConfig, fit
 from memnets.training.compilation import STEP_MODULES, compile_steps, step_module_types

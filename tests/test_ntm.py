@@ -1,4 +1,4 @@
-"""Tests of the Neural Turing Machine modules (memnets.nn.ntm)."""
+"""Tests of the Neural Turing Machine modules (memnets.nn.memory.ntm)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch.autograd import gradcheck
 import memnets
 from memnets.functional.addressing import circular_shift, content_weights, interpolate, sharpen
 from memnets.functional.memory import memory_read, memory_write
-from memnets.nn.ntm import NTM, NTMCell, NTMState
+from memnets.nn.memory.ntm import NTM, NTMCell, NTMState
 from memnets.nn.registry import build_model, model_spec
 
 TINY = dict(controller_size=6, memory_size=5, word_size=3)

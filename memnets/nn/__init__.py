@@ -1,45 +1,11 @@
-"""Modules that own parameters and call `memnets.functional`."""
+"""Modules that own parameters and call `memnets.functional`, one folder per family.
 
-from memnets.nn.cells import GRUCell, LeakyRNNCell, LSTMCell, RNNCell
-from memnets.nn.classic import (
-    NARX,
-    TDNN,
-    EchoStateNetwork,
-    JordanRNN,
-    MultiTimescaleRNN,
-    SkipRNN,
-    TimeDelayLayer,
-    ridge_regression,
-    spectral_radius,
-)
-from memnets.nn.graphs import (
-    GatedGraphConv,
-    GatedGraphReadout,
-    GlobalPoolReadout,
-    GraphClassifier,
-    GraphPointerNet,
-    MPNNConv,
-    NodeSelectionGGNN,
-    NodeSelectionReadout,
-    PointerReadout,
-)
-from memnets.nn.modes import (
-    EncoderDecoder,
-    InputFeedback,
-    SequenceToSequence,
-    SequenceToVector,
-    VectorToSequence,
-    generate,
-    teacher_forcing_probability,
-    unroll,
-)
-from memnets.nn.ntm import NTM, NTMCell, NTMState
-from memnets.nn.rnn import GRU, LSTM, RNN
-from memnets.nn.trees import (
-    ChildSumTreeLSTM,
-    NaryTreeLSTM,
-    RecursiveNN,
-    SequenceClassifier,
-    TreeClassifier,
-    TreeGRU,
-)
+- `memnets.nn.recurrent`: cells, RNN/LSTM/GRU, sequence wrappers, the classic toolkit;
+- `memnets.nn.memory`: NTM and DNC;
+- `memnets.nn.trees`: recursive and Tree-LSTM networks, batched level by level;
+- `memnets.nn.graphs`: message-passing layers and readouts (needs torch_geometric);
+- `memnets.nn.models`: task models built from the families.
+
+This package imports nothing by itself, so that ``import memnets.nn.recurrent`` does not
+pull in torch_geometric.
+"""

@@ -103,8 +103,27 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     return {"class": name, "kwargs": json.loads(json.dumps(kwargs))}
 
 
+_FAMILIES = (
+    "memnets.nn.recurrent",
+    "memnets.nn.memory",
+    "memnets.nn.trees",
+    "memnets.nn.graphs",
+    "memnets.nn.models.trees",
+    "memnets.nn.models.graphs",
+)
+
+
 def _import_families() -> None:
-    import memnets  # noqa: F401  (importing the package registers every model class)
+    """Import every family (registering its model classes); the graph family is skipped
+    when torch_geometric is not installed."""
+    import importlib
+
+    for name in _FAMILIES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not (error.name.startswith("torch_geometric") or error.name == name):
+                raise
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:

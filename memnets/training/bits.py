@@ -212,7 +212,7 @@ class BitTaskConfig(TrainConfig):
 def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn.Module:
     """The model a `BitTaskConfig` names, seeded with ``cfg.seed``."""
     from memnets.nn.baselines import LSTMBaseline
-    from memnets.nn.ntm import NTM
+    from memnets.nn.memory.ntm import NTM
 
     torch.manual_seed(cfg.seed)
     if cfg.model == "ntm":

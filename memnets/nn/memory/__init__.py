@@ -1,0 +1,5 @@
+"""Memory-augmented networks: the Neural Turing Machine and the Differentiable Neural Computer."""
+
+from memnets.nn.memory.ntm import NTM, NTMCell, NTMState
+
+__all__ = ["NTM", "NTMCell", "NTMState"]
