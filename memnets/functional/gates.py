@@ -31,6 +31,10 @@ __all__ = [
 #: Nonlinearities accepted by `rnn_update` and `leaky_update`.
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
+#: Gate blocks (multiples of the hidden size) in the weights of a plain RNN and of a GRU.
+RNN_NUM_GATES = 1
+GRU_NUM_GATES = 3
+
 #: LSTM variants understood by `lstm_update`, with the number of gate blocks each
 #: expects in its pre-activation tensor.
 LSTM_VARIANTS = {"vanilla": 4, "peephole": 4, "coupled": 3, "no_forget": 3}
