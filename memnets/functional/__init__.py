@@ -1,10 +1,20 @@
-"""Pure functions: the gate arithmetic, NTM addressing and memory access.
+"""Pure functions: the gate arithmetic, NTM addressing, memory access and DNC memory management.
 
 Nothing here owns parameters or state; modules in `memnets.nn` own the weights and
 call these functions. Every function is importable as ``memnets.functional.<name>``.
 """
 
 from memnets.functional.addressing import circular_shift, content_weights, interpolate, sharpen
+from memnets.functional.dnc import (
+    allocation_weights,
+    directional_weights,
+    link_update,
+    precedence_update,
+    read_weighting,
+    retention_vector,
+    usage_update,
+    write_weighting,
+)
 from memnets.functional.gates import (
     ACTIVATIONS,
     LSTM_VARIANTS,
@@ -32,4 +42,12 @@ __all__ = [
     "sharpen",
     "memory_read",
     "memory_write",
+    "retention_vector",
+    "usage_update",
+    "allocation_weights",
+    "write_weighting",
+    "precedence_update",
+    "link_update",
+    "directional_weights",
+    "read_weighting",
 ]
