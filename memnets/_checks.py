@@ -20,6 +20,8 @@ __all__ = [
     "check_choice",
     "check_dtype",
     "check_floating",
+    "check_same_dtype",
+    "check_range",
 ]
 
 
@@ -190,3 +192,67 @@ def check_floating(__where: str, /, **tensors) -> None:
     for name, tensor in tensors.items():
         if tensor is not None and not tensor.is_floating_point():
             raise ValueError(f"{__where}: expected {name} of a floating-point dtype, got {tensor.dtype}")
+
+
+def check_same_dtype(__where: str, /, **tensors) -> torch.dtype:
+    """Check that every keyword tensor has one floating-point dtype; return it.
+
+    The functional ops follow torch's own binary ops in refusing nothing silently: mixed
+    dtypes (a float64 memory with float32 keys) and integer tensors are refused, both
+    dtypes named.
+
+    Raises:
+        ValueError: a tensor is not floating point, or two dtypes differ.
+    """
+    check_floating(__where, **tensors)
+    first_name, first = None, None
+    for name, tensor in tensors.items():
+        if tensor is None:
+            continue
+        if first is None:
+            first_name, first = name, tensor
+        elif tensor.dtype != first.dtype:
+            raise ValueError(
+                f"{__where}: expected {name} of the same dtype as {first_name} ({first.dtype}), got {tensor.dtype}"
+            )
+    return first.dtype if first is not None else torch.get_default_dtype()
+
+
+#: Slack allowed outside a range by `check_range`: finite differences (gradcheck's 1e-6
+#: step) at a saturated gate or sharpening exponent step just past the boundary.
+_RANGE_SLACK = 1e-4
+
+
+def check_range(__where: str, /, low: float | None = None, high: float | None = None, **tensors) -> None:
+    """Check that every value of every keyword tensor is finite and in ``[low, high]``.
+
+    Values within ``_RANGE_SLACK`` (1e-4) outside the bounds pass: a finite-difference
+    step at a saturated gate lands just past its boundary.
+
+    The check reads the values, so it runs only where that is free: on CPU tensors and
+    outside ``torch.compile`` tracing. On an accelerator it is skipped, because reading a
+    value back would force a device synchronisation on every call (the documented
+    decision: the ranges are the caller's contract there, as in torch's own ops).
+
+    Raises:
+        ValueError: a value is NaN, infinite, or outside the range (the first one is named).
+    """
+    if torch.compiler.is_compiling():
+        return
+    for name, tensor in tensors.items():
+        if tensor is None or tensor.device.type != "cpu" or tensor.numel() == 0:
+            continue
+        data = tensor.detach()
+        bad = ~torch.isfinite(data)
+        if low is not None:
+            bad |= data < low - _RANGE_SLACK
+        if high is not None:
+            bad |= data > high + _RANGE_SLACK
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0])
+            lo = "-inf" if low is None else repr(low)
+            hi = "inf" if high is None else repr(high)
+            raise ValueError(
+                f"{__where}: expected every value of {name} to be finite and in [{lo}, {hi}], "
+                f"got {data[index].item()!r} at index {index}"
+            )

@@ -14,8 +14,10 @@ handle many heads at once, and are pure: no parameters, no state, no in-place op
 Shapes: ``B`` batch, ``H`` heads, ``N`` memory slots, ``W`` word size, ``S`` shift range
 (``2S+1`` allowed offsets $-S..S$).
 
-Each public function validates its inputs with `check_shapes` and
-then calls a private, unchecked twin (``_content_weights``, ...) that holds the arithmetic.
+Each public function validates its inputs — shapes with `check_shapes`, one floating
+dtype, and on CPU tensors the ranges above (finite, $\beta \ge 0$, gates in $[0, 1]$,
+$\gamma \ge 1$; skipped on accelerators, where reading values back would force a device
+synchronisation on every call) — and then calls a private, unchecked twin (``_content_weights``, ...) that holds the arithmetic.
 `memnets.NTMCell` validates once at its boundary and calls the twins directly on
 its per-step hot path, so the maths lives in exactly one place.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from memnets._checks import check_shapes
+from memnets._checks import check_range, check_same_dtype, check_shapes
 
 __all__ = ["content_weights", "interpolate", "circular_shift", "sharpen"]
 
@@ -85,6 +87,8 @@ def content_weights(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
     """
     dims = check_shapes("content_weights", memory=(memory, "B N W"), keys=(keys, "B H W"))
     check_shapes("content_weights", strengths=(strengths, "B H"), B=dims["B"], H=dims["H"])
+    check_same_dtype("content_weights", memory=memory, keys=keys, strengths=strengths)
+    check_range("content_weights", 0.0, None, strengths=strengths)
     return _content_weights(memory, keys, strengths)
 
 
@@ -122,6 +126,8 @@ def interpolate(w_content: Tensor, w_prev: Tensor, gate: Tensor) -> Tensor:
     """
     dims = check_shapes("interpolate", w_content=(w_content, "B H N"), w_prev=(w_prev, "B H N"))
     check_shapes("interpolate", gate=(gate, "B H"), B=dims["B"], H=dims["H"])
+    check_same_dtype("interpolate", w_content=w_content, w_prev=w_prev, gate=gate)
+    check_range("interpolate", 0.0, 1.0, gate=gate)
     return _interpolate(w_content, w_prev, gate)
 
 
@@ -174,6 +180,8 @@ def circular_shift(w: Tensor, shift: Tensor) -> Tensor:
             f"circular_shift: expected shift of shape (B, H, 2S+1) with an odd last dimension, "
             f"got {tuple(shift.shape)}"
         )
+    check_same_dtype("circular_shift", w=w, shift=shift)
+    check_range("circular_shift", 0.0, None, shift=shift)
     return _circular_shift(w, shift)
 
 
@@ -220,4 +228,7 @@ def sharpen(w: Tensor, gamma: Tensor) -> Tensor:
     """
     dims = check_shapes("sharpen", w=(w, "B H N"))
     check_shapes("sharpen", gamma=(gamma, "B H"), B=dims["B"], H=dims["H"])
+    check_same_dtype("sharpen", w=w, gamma=gamma)
+    check_range("sharpen", None, None, w=w)  # finite; no sign check (w sits on the simplex's boundary)
+    check_range("sharpen", 1.0, None, gamma=gamma)
     return _sharpen(w, gamma)

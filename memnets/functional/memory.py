@@ -18,7 +18,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from memnets._checks import check_shapes
+from memnets._checks import check_range, check_same_dtype, check_shapes
 
 __all__ = ["memory_read", "memory_write"]
 
@@ -52,6 +52,7 @@ def memory_read(memory: Tensor, w: Tensor) -> Tensor:
     """
     dims = check_shapes("memory_read", memory=(memory, "B N W"))
     check_shapes("memory_read", w=(w, "B H N"), B=dims["B"], N=dims["N"])
+    check_same_dtype("memory_read", memory=memory, w=w)
     return _memory_read(memory, w)
 
 
@@ -119,4 +120,6 @@ def memory_write(memory: Tensor, w: Tensor, erase: Tensor, add: Tensor) -> Tenso
         N=dims["N"],
         W=dims["W"],
     )
+    check_same_dtype("memory_write", memory=memory, w=w, erase=erase, add=add)
+    check_range("memory_write", 0.0, 1.0, erase=erase)
     return _memory_write(memory, w, erase, add)

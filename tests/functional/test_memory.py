@@ -178,3 +178,24 @@ def test_shape_errors_name_expected_and_received(call, message):
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "expected" in str(info.value) and "got" in str(info.value)
+
+
+# ------------------------------------------------------------------ value and dtype checks
+
+
+def test_memory_write_refuses_erase_outside_unit_interval():
+    memory = torch.zeros(1, 3, 2)
+    w = torch.full((1, 1, 3), 1 / 3)
+    erase = torch.full((1, 1, 2), 0.5)
+    erase[0, 0, 1] = 1.5
+    with pytest.raises(ValueError, match=r"memory_write: expected every value of erase .* got 1.5 at index \(0, 0, 1\)"):
+        memory_write(memory, w, erase, torch.zeros(1, 1, 2))
+
+
+def test_memory_ops_refuse_mixed_dtypes():
+    memory = torch.zeros(1, 3, 2)
+    w = torch.full((1, 1, 3), 1 / 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"memory_read: expected w of the same dtype as memory \(torch.float32\), got torch.float64"):
+        memory_read(memory, w)
+    with pytest.raises(ValueError, match="memory_write: expected memory of a floating-point dtype, got torch.int64"):
+        memory_write(memory.long(), w.float(), torch.zeros(1, 1, 2), torch.zeros(1, 1, 2))

@@ -311,3 +311,74 @@ def test_shape_errors_name_expected_and_received(call, message):
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "expected" in str(info.value) and "got" in str(info.value)
+
+
+# ------------------------------------------------------------------ value and dtype checks
+
+
+def _head_inputs(B=2, H=1, N=4, W=3):
+    g = torch.Generator().manual_seed(0)
+    memory = torch.randn(B, N, W, generator=g)
+    keys = torch.randn(B, H, W, generator=g)
+    w = torch.softmax(torch.randn(B, H, N, generator=g), -1)
+    return memory, keys, w
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("inf"), float("nan")])
+def test_content_weights_refuses_bad_strengths(bad):
+    memory, keys, _ = _head_inputs()
+    strengths = torch.ones(2, 1)
+    strengths[1, 0] = bad
+    with pytest.raises(ValueError, match=r"content_weights: expected every value of strengths .* index \(1, 0\)"):
+        content_weights(memory, keys, strengths)
+
+
+def test_content_weights_accepts_zero_strength_and_gives_uniform_weights():
+    memory, keys, _ = _head_inputs()
+    w = content_weights(memory, keys, torch.zeros(2, 1))
+    torch.testing.assert_close(w, torch.full_like(w, 0.25))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_interpolate_refuses_gates_outside_unit_interval(bad):
+    _, _, w = _head_inputs()
+    with pytest.raises(ValueError, match=r"interpolate: expected every value of gate to be finite and in \[0.0, 1.0\]"):
+        interpolate(w, w, torch.full((2, 1), bad))
+
+
+@pytest.mark.parametrize("bad", [0.5, float("inf"), float("nan"), -2.0])
+def test_sharpen_refuses_gamma_below_one_or_not_finite(bad):
+    _, _, w = _head_inputs()
+    with pytest.raises(ValueError, match=r"sharpen: expected every value of gamma to be finite and in \[1.0, inf\]"):
+        sharpen(w, torch.full((2, 1), bad))
+
+
+def test_sharpen_refuses_non_finite_weights():
+    _, _, w = _head_inputs()
+    w[0, 0, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"sharpen: expected every value of w to be finite .* index \(0, 0, 2\)"):
+        sharpen(w, torch.full((2, 1), 2.0))
+
+
+def test_circular_shift_refuses_negative_shift_weights():
+    _, _, w = _head_inputs()
+    with pytest.raises(ValueError, match="circular_shift: expected every value of shift"):
+        circular_shift(w, torch.tensor([[[0.5, -0.5, 1.0]]]).expand(2, 1, 3))
+
+
+def test_addressing_refuses_mixed_and_integer_dtypes():
+    memory, keys, w = _head_inputs()
+    with pytest.raises(ValueError, match=r"content_weights: expected keys of the same dtype as memory \(torch.float32\), got torch.float64"):
+        content_weights(memory, keys.double(), torch.ones(2, 1))
+    with pytest.raises(ValueError, match="content_weights: expected memory of a floating-point dtype, got torch.int64"):
+        content_weights(memory.long(), keys, torch.ones(2, 1))
+    with pytest.raises(ValueError, match="interpolate: expected gate of the same dtype"):
+        interpolate(w, w, torch.ones(2, 1, dtype=torch.float64))
+
+
+def test_value_checks_are_skipped_under_compile_tracing(monkeypatch):
+    # The documented decision: no value read-back where it would cost a sync or a graph break.
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    _, _, w = _head_inputs()
+    out = sharpen(w, torch.full((2, 1), 0.5))  # gamma < 1 passes unchecked
+    assert torch.isfinite(out).all()
