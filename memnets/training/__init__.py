@@ -5,13 +5,15 @@ from memnets.training.bptt import TBPTTResult, detach_state, truncated_bptt
 from memnets.training.checkpoint import (
     CHECKPOINT_FORMAT,
     atomic_save,
+    check_run_directory,
+    checkpoint_digest,
     load,
     load_checkpoint,
     save_model,
     write_json,
 )
 from memnets.training.compilation import compile_steps
-from memnets.training.config import TrainConfig, parse_config, resolve_device
+from memnets.training.config import TrainConfig, build_parser, option, parse_config, resolve_device
 from memnets.training.distributed import is_main_process, shard_batch
 from memnets.training.gradflow import (
     gradient_flow_penalty,
@@ -21,28 +23,34 @@ from memnets.training.gradflow import (
     state_gradients,
     unroll_states,
 )
-from memnets.training.loop import (
-    EVAL_SEED,
-    FitResult,
+from memnets.training.guards import (
+    CONTINUE,
+    Action,
+    Guard,
+    GuardConfig,
     LearningRateDrop,
-    NonFiniteLossError,
     Rollback,
     SpikeGuard,
-    Task,
-    fit,
-    step_generator,
+    make_guards,
 )
+from memnets.training.logger import RunLog
+from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, Task, fit, step_generator
 from memnets.training.optim import GravesRMSprop, make_optimizer
 from memnets.training.rtrl import RealTimeRecurrentLearning, RTRLResult, rtrl_gradients
 
 __all__ = [
+    "Action",
     "CHECKPOINT_FORMAT",
+    "CONTINUE",
     "EVAL_SEED",
     "FitResult",
     "GravesRMSprop",
+    "Guard",
+    "GuardConfig",
     "LearningRateDrop",
     "NonFiniteLossError",
     "RTRLResult",
+    "RunLog",
     "RealTimeRecurrentLearning",
     "Rollback",
     "SpikeGuard",
@@ -51,6 +59,9 @@ __all__ = [
     "TrainConfig",
     "atomic_save",
     "build_model",
+    "build_parser",
+    "check_run_directory",
+    "checkpoint_digest",
     "compile_steps",
     "detach_state",
     "fit",
@@ -59,8 +70,10 @@ __all__ = [
     "is_main_process",
     "load",
     "load_checkpoint",
+    "make_guards",
     "make_optimizer",
     "model_spec",
+    "option",
     "parse_config",
     "plot_gradient_norms",
     "register_model",

@@ -1,18 +1,24 @@
-"""Training configuration: one dataclass, overridable from the command line."""
+"""Training configuration: one dataclass, validated from its fields' declared ranges, and
+the command line built from it."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import math
+import re
+import sys
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Sequence, TypeVar
+from typing import Any, NoReturn, Sequence, TypeVar
 
 import torch
 
-__all__ = ["AMP_DTYPES", "TrainConfig", "parse_config", "resolve_device"]
+from memnets._checks import check_choice, check_int, check_number
+
+__all__ = ["AMP_DTYPES", "LR_SCHEDULES", "OPTIMIZERS", "TrainConfig", "option", "parse_config", "resolve_device",
+           "learning_rate"]
 
 C = TypeVar("C", bound="TrainConfig")
 
@@ -26,9 +32,85 @@ OPTIMIZERS = ("adam", "amsgrad", "rmsprop", "sgd")
 AMP_DTYPES = {None: None, "bf16": torch.bfloat16}
 
 
+def option(default: Any, *, low: float | None = None, high: float | None = None, open_low: bool = False,
+           open_high: bool = False, choices: Sequence[Any] | None = None) -> Any:
+    """A dataclass field whose valid values are declared beside its default.
+
+    `TrainConfig.validate` (run by ``__post_init__``, so by every subclass too) checks
+    each field declared this way: its type against the annotation, numbers against
+    ``[low, high]`` (either end open on request), strings against ``choices``. A tuple
+    field is checked element by element; ``None`` passes where the annotation allows it.
+
+    Args:
+        default: the default value (a tuple for a tuple field).
+        low: the smallest valid number (``None``: unbounded).
+        high: the largest valid number (``None``: unbounded).
+        open_low: ``low`` itself is invalid.
+        open_high: ``high`` itself is invalid.
+        choices: the valid values.
+
+    Examples:
+        >>> @dataclass
+        ... class Config(TrainConfig):
+        ...     memory_size: int = option(128, low=1)
+        ...     controller: str = option("lstm", choices=("lstm", "feedforward"))
+        >>> Config(memory_size=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: Config: memory_size must be greater than zero, got 0
+    """
+    rule = {"low": low, "high": high, "open_low": open_low, "open_high": open_high,
+            "choices": tuple(choices) if choices is not None else None}
+    return dataclasses.field(default=default, metadata={"memnets": rule})
+
+
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """``X | None`` -> (X, True); anything else -> (hint, False)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        return next(a for a in args if a is not type(None)), type(None) in args
+    return hint, False
+
+
+def _check_value(where: str, name: str, value: Any, kind: Any, rule: dict[str, Any]) -> None:
+    if rule["choices"] is not None:
+        check_choice(where, name, value, rule["choices"])
+        return
+    if kind is int:
+        check_int(where, minimum=-sys.maxsize if rule["low"] is None else int(rule["low"]) + rule["open_low"],
+                  **{name: value})
+        if rule["high"] is not None:
+            check_number(where, None, rule["high"], **{name: value})
+    elif kind is float:
+        check_number(where, rule["low"], rule["high"], open_low=rule["open_low"], **{name: value})
+    elif kind is str and not isinstance(value, str):
+        raise TypeError(f"{where}: {name} should be of type str, got: {type(value).__name__}")
+    elif kind is bool and not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} should be of type bool, got: {type(value).__name__}")
+    if rule["open_high"] and rule["high"] is not None and value == rule["high"]:
+        raise ValueError(f"{where}: expected {name} below {rule['high']!r}, got {value!r}")
+
+
+def _rules(cls: type) -> dict[str, dict[str, Any]]:
+    """Each field's `option` rule, from the most derived class that declares one: a
+    subclass that only changes a default (``lr: float = 3e-3``) keeps its base's rule."""
+    rules: dict[str, dict[str, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            for field in dataclasses.fields(klass):
+                if "memnets" in field.metadata:
+                    rules[field.name] = field.metadata["memnets"]
+    return rules
+
+
 @dataclass
 class TrainConfig:
     r"""Settings of the shared training loop; task scripts subclass it with their own fields.
+
+    Every field declared with `option` is checked when the config is made (a wrong type
+    raises ``TypeError``, a value out of range ``ValueError``); subclasses add their own
+    fields the same way and cross-field rules by overriding `validate` (calling
+    ``super().validate()``).
 
     Args:
         out: output folder: ``model.pt`` (the checkpoint), ``metrics.jsonl`` (one JSON
@@ -42,143 +124,114 @@ class TrainConfig:
         lr: learning rate.
         momentum: momentum of RMSprop and SGD.
         weight_decay: L2 penalty handed to the optimiser.
-        adam_beta1: Adam's (and AMSGrad's) first-moment decay $\beta_1$ (default 0.9). A
-            larger $\beta_1$ averages the gradient noise over more steps and raises the
-            sharpness that Adam tolerates before its iterates oscillate, about
-            $(2 + 2\beta_1) / ((1 - \beta_1)\,\eta)$ (Cohen et al. 2022, "Adaptive gradient
-            methods at the edge of stability"): 38/lr at 0.9, 99/lr at 0.98. On the NTM's
-            copy task 0.98 made two stable seeds unstable (the NTM page of the docs).
-        adam_beta2: Adam's (and AMSGrad's) second-moment decay $\beta_2$ (default 0.999).
+        adam_beta1: Adam's (and AMSGrad's) first-moment decay $\beta_1$.
+        adam_beta2: Adam's (and AMSGrad's) second-moment decay $\beta_2$.
         rmsprop_eps: the constant $\daleth$ that `GravesRMSprop` adds inside its square
-            root. Graves (2013) used $10^{-4}$ with a loss summed over each sequence; the
-            bit tasks' loss is a mean over the answer bits, a few hundred times smaller, and
-            its gradients' spread (about $10^{-5}$ to $10^{-3}$ per weight for the NTM on
-            repeat copy) sits far below $\sqrt{10^{-4}} = 0.01$, so $10^{-4}$ would turn
-            RMSprop into plain momentum SGD with a 20 to 200 times smaller step. Hence
-            $10^{-8}$ by default, the scale of ``torch.optim.RMSprop``'s constant.
+            root (Graves 2013 used $10^{-4}$ with a loss summed over each sequence; the
+            default here is the scale of ``torch.optim.RMSprop``'s constant, which suits a
+            loss averaged over the outputs).
         clip_norm: clip the global gradient norm to this value (``None``: off).
         clip_value: clip every gradient element to ``[-clip_value, clip_value]``
             (``None``: off), applied before norm clipping.
-        skip_spikes: skip the optimiser step when the global gradient norm exceeds this
-            multiple of its running average (``None``: off). The average is an
-            exponential moving average (decay 0.98, bias-corrected) of the previous steps'
-            norms, each capped at the threshold of its step; the check starts at step 21.
-            A skipped step still counts and the data stream moves on; ``metrics.jsonl``
-            records the number skipped so far. Why: a step onto a cliff of the loss (sharp
-            NTM addressing) gives a gradient tens to hundreds of times the usual size, and
-            Adam turns even a clipped spike into a step of several learning rates on the
-            parameters whose gradients are usually small; skipping leaves them alone.
-            Every skipped step raises the average by about 8 % (at a factor of 5), so a
-            lasting change of the gradients' scale is followed within a few dozen steps.
-        lr_drop_below: multiply the learning rate by ``lr_drop_factor``, once, as soon as
-            the mean of the training metric ``lr_drop_metric`` over the last 20 steps falls
-            below this value (``None``: never). On top of ``lr_schedule``. Why: once the
-            NTM has solved copy, the peak learning rate that found the solution quickly is
-            too large for the sharp minimum it sits in, and the loss starts to oscillate
-            and can climb back to chance (`LearningRateDrop`).
-        lr_drop_metric: the training metric ``lr_drop_below`` watches (``"loss"``, or one
-            of the task's metrics, e.g. ``"wrong_bits"``).
-        lr_drop_factor: the factor of that drop.
-        rollback: roll the run back to its last healthy snapshot when the median of the
-            last 5 training losses exceeds this multiple of the lowest running average of
-            the loss so far (``None``: off; `Rollback`). The restored run multiplies its learning rate by
-            ``rollback_lr_factor`` and carries on with new batches (the data stream is not
-            rewound), as Chowdhery et al. (2022, PaLM, §5.1) did after loss spikes. Why: an
-            NTM that has solved copy can start to oscillate and, thirty steps later, fall
-            back to chance, where it stays for hundreds of steps.
-        rollback_every: take a snapshot (model, optimiser, the guards' state, the task's
-            state) every this many steps, when the recent losses are healthy.
-        rollback_lr_factor: multiply the learning rate by this at every rollback.
+        lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
+            to ``lr * min_lr_ratio`` along half a cosine over ``steps``
+            (Loshchilov & Hutter 2017, without restarts); see `learning_rate`.
+        min_lr_ratio: the final learning rate of the cosine schedule, as a fraction of ``lr``.
         eval_every: run the task's evaluation every this many steps (and at the end).
         checkpoint_every: write the checkpoint every this many steps (and at the end,
             and on Ctrl-C).
         log_every: append a training record to ``metrics.jsonl`` every this many steps.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
         resume: continue from ``out/model.pt`` if it exists, bit for bit.
+        overwrite: start afresh in an ``out`` that holds another run's checkpoint,
+            replacing it (without it `fit` refuses, so that no run is lost by mistake).
         progress: show a tqdm progress bar.
         threads: CPU threads for torch's intra-op parallelism (``torch.set_num_threads``);
-            ``None`` keeps torch's default. Models made of many small operations (the NTM
-            step) run fastest on one thread per process.
+            ``None`` keeps torch's default.
         compile: compile the model's per-step function with ``torch.compile`` (the
             NTM step, the recurrent cells, the graph layers), not the unrolled sequence;
             see `compile_steps`.
-        lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
-            to ``lr * min_lr_ratio`` along half a cosine over ``steps``
-            (Loshchilov & Hutter 2017, without restarts). It is computed from the step
-            number alone, so a resumed run follows the same schedule.
-        min_lr_ratio: the final learning rate of the cosine schedule, as a fraction of ``lr``.
         amp: ``None`` (full precision) or ``"bf16"``: run the forward pass and the loss
-            under ``torch.autocast`` in bfloat16 (the NTM keeps its addressing in float32).
-            Evaluation always runs in full precision.
+            under ``torch.autocast`` in bfloat16. Evaluation always runs in full precision.
+        tensorboard: also write the logged scalars (and the task's figures at each
+            evaluation) as TensorBoard event files into ``out/tensorboard``; needs the
+            ``tensorboard`` package (``pip install memnets[tensorboard]``).
 
     Multi-process training (``torchrun --nproc_per_node=N``) needs no setting:
     ``batch_size`` is the global batch and must be divisible by N.
     """
 
-    out: str = "runs/default"
-    seed: int = 0
-    steps: int = 2000
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    rmsprop_eps: float = 1e-8
-    clip_norm: float | None = 10.0
-    clip_value: float | None = None
-    skip_spikes: float | None = None
-    lr_drop_below: float | None = None
-    lr_drop_metric: str = "loss"
-    lr_drop_factor: float = 0.1
-    rollback: float | None = None
-    rollback_every: int = 50
-    rollback_lr_factor: float = 0.5
-    eval_every: int = 200
-    checkpoint_every: int = 500
-    log_every: int = 10
-    device: str = "auto"
-    resume: bool = False
-    progress: bool = True
-    threads: int | None = None
-    lr_schedule: str = "constant"
-    min_lr_ratio: float = 0.05
-    compile: bool = False
-    amp: str | None = None
+    out: str = option("runs/default")
+    seed: int = option(0, low=0)
+    steps: int = option(2000, low=0)
+    batch_size: int = option(32, low=1)
+    optimizer: str = option("adam", choices=OPTIMIZERS)
+    lr: float = option(1e-3, low=0.0, open_low=True)
+    momentum: float = option(0.9, low=0.0, high=1.0, open_high=True)
+    weight_decay: float = option(0.0, low=0.0)
+    adam_beta1: float = option(0.9, low=0.0, high=1.0, open_high=True)
+    adam_beta2: float = option(0.999, low=0.0, high=1.0, open_high=True)
+    rmsprop_eps: float = option(1e-8, low=0.0, open_low=True)
+    clip_norm: float | None = option(10.0, low=0.0, open_low=True)
+    clip_value: float | None = option(None, low=0.0, open_low=True)
+    lr_schedule: str = option("constant", choices=LR_SCHEDULES)
+    min_lr_ratio: float = option(0.05, low=0.0, high=1.0)
+    eval_every: int = option(200, low=1)
+    checkpoint_every: int = option(500, low=1)
+    log_every: int = option(10, low=1)
+    device: str = option("auto")
+    resume: bool = option(False)
+    overwrite: bool = option(False)
+    progress: bool = option(True)
+    threads: int | None = option(None, low=1)
+    compile: bool = option(False)
+    amp: str | None = option(None, choices=tuple(AMP_DTYPES))
+    tensorboard: bool = option(False)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "log_every", "rollback_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "steps" else 1):
-                raise ValueError(f"TrainConfig: expected {name} to be a positive integer, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig: expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig: expected lr > 0, got {self.lr!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ValueError(f"TrainConfig: expected threads to be a positive integer or None, got {self.threads!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"TrainConfig: expected lr_schedule in {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(f"TrainConfig: expected 0 <= min_lr_ratio <= 1, got {self.min_lr_ratio!r}")
-        if self.amp not in AMP_DTYPES:
-            raise ValueError(f"TrainConfig: expected amp in {tuple(AMP_DTYPES)}, got {self.amp!r}")
-        for name in ("adam_beta1", "adam_beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig: expected 0 <= {name} < 1, got {getattr(self, name)!r}")
-        if not self.rmsprop_eps > 0:
-            raise ValueError(f"TrainConfig: expected rmsprop_eps > 0, got {self.rmsprop_eps!r}")
-        if not 0 < self.lr_drop_factor <= 1:
-            raise ValueError(f"TrainConfig: expected 0 < lr_drop_factor <= 1, got {self.lr_drop_factor!r}")
-        for name in ("clip_norm", "clip_value", "skip_spikes"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"TrainConfig: expected {name} > 0 or None, got {value!r}")
-        if self.rollback is not None and not self.rollback > 1:
-            raise ValueError(f"TrainConfig: expected rollback > 1 or None, got {self.rollback!r}")
-        if not 0 < self.rollback_lr_factor <= 1:
-            raise ValueError(f"TrainConfig: expected 0 < rollback_lr_factor <= 1, got {self.rollback_lr_factor!r}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field against its declaration (see `option`) and the device.
+
+        Override it for rules that tie several fields together, calling
+        ``super().validate()`` first.
+
+        Raises:
+            TypeError: a field of the wrong type.
+            ValueError: a field out of its range, or an unavailable device.
+        """
+        where = type(self).__name__
+        hints = typing.get_type_hints(type(self))
+        rules = _rules(type(self))
+        for field in dataclasses.fields(self):
+            rule = rules.get(field.name)
+            if rule is None:
+                continue
+            value = getattr(self, field.name)
+            kind, optional = _unwrap(hints[field.name])
+            if value is None and optional:
+                continue
+            if typing.get_origin(kind) is tuple:
+                if not isinstance(value, tuple):
+                    raise TypeError(f"{where}: {field.name} should be a tuple, got: {type(value).__name__}")
+                inner = typing.get_args(kind)[0]
+                for i, item in enumerate(value):
+                    _check_value(where, f"{field.name}[{i}]", item, inner, rule)
+            else:
+                _check_value(where, field.name, value, kind, rule)
+        if self.tensorboard:
+            from memnets.training.logger import tensorboard_available
+
+            if not tensorboard_available():
+                raise ValueError(f"{where}: tensorboard needs the tensorboard package "
+                                 f"(pip install tensorboard, or memnets[tensorboard])")
+        if self.resume and self.overwrite:
+            raise ValueError(f"{where}: expected at most one of resume and overwrite, got both")
+        try:
+            resolve_device(self.device)
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"{where}: device {self.device!r}: {error}") from None
 
 
 def _parse_optional(kind: type):
@@ -191,17 +244,83 @@ def _parse_optional(kind: type):
     return parse
 
 
-def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: str | None = None) -> C:
-    """Build a config dataclass from command-line overrides (``--field value``).
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (then exit 2), no usage block."""
 
-    Every field of ``cls`` becomes an option named after it (``--batch-size`` and
-    ``--batch_size`` both work); booleans take ``--flag`` / ``--no-flag``; optional
-    numbers accept ``none``.
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message} (see --help)\n")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written (a module docstring), the defaults after each option."""
+
+
+_ARG = re.compile(r"^(\w+)(?: \([^)]*\))?: (.*)$")
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """The text of each field in the ``Args:`` sections of ``cls``'s docstrings (subclasses win)."""
+    helps: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        section: int | None = None  # the indentation of the entries of the open Args: section
+        name = None
+        for line in (klass.__doc__ or "").splitlines():
+            indent, text = len(line) - len(line.lstrip()), line.strip()
+            if text == "Args:":
+                section, name = -1, None
+            elif section is None:
+                continue
+            elif not text:
+                section = None
+            elif section == -1 or indent == section:
+                match = _ARG.match(text)
+                section, name = indent, match.group(1) if match else None
+                if name is not None:
+                    helps[name] = match.group(2)
+            elif indent > section and name is not None:
+                helps[name] += " " + text
+            else:
+                section = None
+    return {k: v.replace("%", "%%").replace("``", "") for k, v in helps.items()}
+
+
+def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
+    """The command line of a config dataclass: ``--field value`` for every field.
+
+    ``--batch-size`` and ``--batch_size`` both work; booleans take ``--flag`` /
+    ``--no-flag``; optional numbers accept ``none``; tuples take several values; a field
+    with ``choices`` lists them. The help of each option is its entry in the ``Args:``
+    section of the config's docstring.
+    """
+    parser = _Parser(description=description or cls.__doc__, formatter_class=_Formatter)
+    hints = typing.get_type_hints(cls)
+    helps = _field_help(cls)
+    for field in dataclasses.fields(cls):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        names = [f"--{field.name.replace('_', '-')}"] + ([f"--{field.name}"] if "_" in field.name else [])
+        base, optional = _unwrap(hints[field.name])
+        common: dict[str, Any] = {"dest": field.name, "default": default, "help": helps.get(field.name, " ")}
+        if base is bool:
+            parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
+        elif typing.get_origin(base) in (list, tuple):
+            parser.add_argument(*names, type=typing.get_args(base)[0], nargs="+", **common)
+        else:
+            kind: Any = _parse_optional(base) if optional else base
+            parser.add_argument(*names, type=kind, metavar=field.name.upper(), **common)
+    return parser
+
+
+def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: str | None = None) -> C:
+    """Build a config dataclass from command-line overrides (``--field value``), validated.
+
+    Every field of ``cls`` becomes an option named after it (see `build_parser`). The
+    config is validated before anything else runs: a bad value ends the program through
+    argparse's error, one line on stderr and exit status 2, never a traceback.
 
     Args:
         cls: a dataclass, usually a subclass of `TrainConfig`.
         argv: the arguments (default: ``sys.argv[1:]``).
-        description: the ``--help`` text.
+        description: the ``--help`` text (default: the class docstring).
 
     Returns:
         An instance of ``cls``.
@@ -210,46 +329,31 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
         >>> parse_config(TrainConfig, ["--steps", "10", "--no-progress"]).steps
         10
     """
-    parser = argparse.ArgumentParser(description=description or cls.__doc__,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
-        names = [f"--{field.name.replace('_', '-')}"]
-        if "_" in field.name:
-            names.append(f"--{field.name}")
-        # Unwrap ``X | None`` only; ``tuple[int, ...]`` keeps its own arguments.
-        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
-        optional = type(None) in args
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
-        if base is bool:
-            parser.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction, default=default)
-        elif typing.get_origin(base) in (list, tuple):
-            inner = typing.get_args(base)[0]
-            parser.add_argument(*names, dest=field.name, type=inner, nargs="+", default=default)
-        else:
-            kind: Any = _parse_optional(base) if optional else base
-            parser.add_argument(*names, dest=field.name, type=kind, default=default)
-    namespace = parser.parse_args(argv)
-    values = vars(namespace)
+    parser = build_parser(cls, description)
+    values = vars(parser.parse_args(argv))
     for field in dataclasses.fields(cls):
         if isinstance(values[field.name], list) and isinstance(field.default, tuple):
             values[field.name] = tuple(values[field.name])
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` becomes CUDA when available, else CPU; anything else is passed to torch.
 
     Raises:
-        ValueError: if CUDA is asked for and not available.
+        ValueError: if the name is not a device, or CUDA is asked for and not available.
     """
     if isinstance(device, torch.device):
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"expected a device such as 'cpu', 'cuda' or 'auto', got {device!r}") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"expected an available device, got {device!r} but CUDA is not available")
     return resolved
