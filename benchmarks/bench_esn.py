@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from memnets.data.series import CONTEXT_STEPS, HORIZON_STEPS, forecast_windows, sine_mixture_series  # noqa: E402
-from memnets.nn.classic import EchoStateNetwork  # noqa: E402
+from memnets.nn.recurrent import EchoStateNetwork  # noqa: E402
 
 #: The same seed offsets as tasks/forecast.py, so the test set is the task's.
 _TEST_SEED_OFFSET, _FIT_SEED_OFFSET = 1_000_000, 2_000_000

@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from memnets.nn.rnn import LSTM
+from memnets.nn.recurrent.rnn import LSTM
 
 #: Default problem: T = 100 steps, B = 64, 32 input features.
 _STEPS, _BATCH, _INPUT = 100, 64, 32

@@ -6,7 +6,7 @@ Next-character prediction with teacher forcing (the true previous character is t
 input) on random windows of the first 90 % of the play; reports bits per character on
 the held-out last 10 %, read as one stream with the state carried across chunks, next to
 a unigram baseline; prints text sampled from the model (the generation loop of
-`memnets.nn.modes.generate`). Writes ``metrics.json`` and ``samples.txt``.
+`memnets.nn.recurrent.feedback.generate`). Writes ``metrics.json`` and ``samples.txt``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from memnets.data.text import CharVocabulary, load_corpus, random_windows, split_text
-from memnets.nn.modes import InputFeedback, SequenceToSequence, generate
+from memnets.nn.recurrent import InputFeedback, SequenceToSequence, generate
 from memnets.training import Task, TrainConfig, fit, is_main_process, parse_config, write_json
 
 _LN2 = math.log(2.0)

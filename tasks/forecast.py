@@ -25,13 +25,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from memnets.data.series import CONTEXT_STEPS, HORIZON_STEPS, forecast_windows, sine_mixture_series
-from memnets.nn.classic import NARX, TDNN, EchoStateNetwork, JordanRNN, ridge_regression
-from memnets.nn.modes import (
+from memnets.nn.recurrent import (
+    NARX,
+    TDNN,
+    EchoStateNetwork,
+    JordanRNN,
     EncoderDecoder,
     InputFeedback,
     SequenceToSequence,
     SequenceToVector,
     generate,
+    ridge_regression,
     teacher_forcing_probability,
 )
 from memnets.training import (
@@ -177,7 +181,7 @@ def build_trained_model(name: str, cfg: ForecastConfig) -> tuple[nn.Module, str]
         if strategy == "encoder-decoder":
             return EncoderDecoder(1, H, 1, cell=family), "encoder-decoder"
     if family == "narx":
-        return NARX(0, 1, H, output_delays=cfg.narx_delays), "feedback"
+        return NARX(0, H, 1, output_delays=cfg.narx_delays), "feedback"
     if family == "jordan":
         return JordanRNN(0, H, 1, decay=0.5), "feedback"
     if family == "tdnn" and strategy == "seq2seq":

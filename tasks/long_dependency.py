@@ -23,8 +23,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from memnets.data.series import ADDING_BASELINE_MSE, adding_problem
-from memnets.nn.cells import GRUCell, LSTMCell, RNNCell
-from memnets.nn.modes import SequenceToVector
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
+from memnets.nn.recurrent.modes import SequenceToVector
 from memnets.training import Task, TrainConfig, fit, is_main_process, parse_config, write_json
 from memnets.training.gradflow import plot_gradient_norms, state_gradient_norms
 

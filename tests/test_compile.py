@@ -8,7 +8,7 @@ import torch._dynamo as dynamo
 import torch._dynamo.testing
 from torch import nn
 
-from memnets.nn.cells import GRUCell, LSTMCell, RNNCell
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.memory.ntm import NTM, NTMCell
 from memnets.nn.registry import register_model
 from memnets.training import Task, TrainConfig, fit

@@ -15,7 +15,7 @@ import torch
 
 from memnets.data.bits import copy_batch, masked_bce_loss
 from memnets.nn.baselines import LSTMBaseline
-from memnets.nn.cells import GRUCell, LSTMCell, RNNCell
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.memory.ntm import NTM
 
 _CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

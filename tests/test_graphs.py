@@ -8,7 +8,7 @@ import torch
 import torch_geometric
 from torch_geometric.data import Batch, Data
 
-from memnets.nn.cells import GRUCell, LSTMCell
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell
 from memnets.nn.graphs import (
     GatedGraphConv,
     GatedGraphReadout,

@@ -1,9 +1,12 @@
-r"""The gated-update core: the one place where memnets does gate arithmetic.
+r"""The gated-update core: the gate arithmetic of the recurrent, tree and graph cells.
 
-Every family of the library -- sequence cells, the NTM controller, tree networks and
-graph networks -- computes its pre-activations with its own weights and then calls one
-of these pure functions to turn pre-activations and the old state into the new state.
-A change to the LSTM update is one edit here.
+The sequence cells (Elman, LSTM and its variants, GRU, leaky integrators), the NTM's
+LSTM controller, the tree networks and the graph networks compute their pre-activations
+with their own weights and then call one of these pure functions to turn
+pre-activations and the old state into the new state, so a change to the LSTM update is
+one edit here. The NTM's and DNC's addressing and memory arithmetic (content weights,
+shifts, reads and writes) is not gate arithmetic: it lives in
+`memnets.functional.addressing` and `memnets.functional.memory`.
 
 All functions are pure: no parameters, no state, no in-place operations on inputs.
 Shapes: ``B`` batch (or nodes, for trees and graphs), ``Hd`` hidden size, ``E`` child
@@ -19,6 +22,8 @@ from memnets._checks import check_shapes
 
 __all__ = [
     "ACTIVATIONS",
+    "RNN_NUM_GATES",
+    "GRU_NUM_GATES",
     "rnn_update",
     "lstm_update",
     "LSTM_VARIANTS",
@@ -26,6 +31,7 @@ __all__ = [
     "gru_update",
     "leaky_update",
     "tree_lstm_update",
+    "tree_lstm_leaf_update",
 ]
 
 #: Nonlinearities accepted by `rnn_update` and `leaky_update`.
@@ -40,11 +46,20 @@ GRU_NUM_GATES = 3
 LSTM_VARIANTS = {"vanilla": 4, "peephole": 4, "coupled": 3, "no_forget": 3}
 
 
-def _activation(name: str):
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def _activation(name: str, where: str = "rnn_update", *, linear: bool = False):
+    """The function named ``name`` in `ACTIVATIONS` (and ``"linear"``, the identity, when
+    ``linear``); ``ValueError`` naming ``where`` and the choices otherwise."""
+    if linear and name == "linear":
+        return _identity
     try:
         return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"expected nonlinearity to be one of {sorted(ACTIVATIONS)}, got {name!r}") from None
+    except (KeyError, TypeError):
+        choices = sorted(ACTIVATIONS) + (["linear"] if linear else [])
+        raise ValueError(f"{where}: expected nonlinearity to be one of {choices}, got {name!r}") from None
 
 
 def lstm_num_gates(variant: str) -> int:
@@ -80,7 +95,7 @@ def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> Tensor:
     Examples:
         >>> h = rnn_update(torch.zeros(2, 3))
     """
-    return _activation(nonlinearity)(pre)
+    return _activation(nonlinearity, "rnn_update")(pre)
 
 
 def lstm_update(
@@ -245,7 +260,7 @@ def leaky_update(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tan
 
 def _leaky_update_unchecked(pre: Tensor, h: Tensor, alpha: Tensor, nonlinearity: str = "tanh") -> Tensor:
     """The arithmetic of `leaky_update`, without the shape checks (for hot loops)."""
-    candidate = _activation(nonlinearity)(pre)
+    candidate = _activation(nonlinearity, "leaky_update")(pre)
     return h + alpha * (candidate - h)
 
 
@@ -285,6 +300,10 @@ def tree_lstm_update(
         gates: (V, 3·Hd); forget, child_c: (E, Hd); parent: (E,) integer -> h, c: (V, Hd).
         E may be 0 (a level of leaves).
 
+    Raises:
+        ValueError: on mismatched shapes, a non-integer ``parent``, or (for CPU tensors)
+            a parent outside ``[0, V)``.
+
     Examples:
         >>> h, c = tree_lstm_update(torch.zeros(2, 9), torch.zeros(3, 3),
         ...                         torch.ones(3, 3), torch.tensor([0, 0, 1]))
@@ -293,8 +312,55 @@ def tree_lstm_update(
     check_shapes("tree_lstm_update", gates=(gates, "V G"), parent=(parent, "E"), G=3 * dims["Hd"], E=dims["E"])
     if parent.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"tree_lstm_update: expected an integer parent index, got dtype {parent.dtype}")
+    # The range check reads the indices, a device synchronisation off the CPU: there it is
+    # left to index_add's own device-side assertion.
+    if parent.device.type == "cpu" and parent.numel():
+        low, high = int(parent.min()), int(parent.max())
+        if low < 0 or high >= gates.shape[0]:
+            raise ValueError(f"tree_lstm_update: expected every parent in [0, V={gates.shape[0]}), "
+                             f"got values in [{low}, {high}]")
+    return _tree_lstm_update_unchecked(gates, forget, child_c, parent)
+
+
+def _tree_lstm_update_unchecked(gates: Tensor, forget: Tensor, child_c: Tensor, parent: Tensor) -> tuple[Tensor, Tensor]:
+    """The arithmetic of `tree_lstm_update`, without the checks (for the level loop)."""
     a_i, a_u, a_o = gates.chunk(3, dim=-1)
     fc = torch.sigmoid(forget) * child_c
-    summed = torch.zeros_like(a_i).index_add(0, parent, fc)
-    c = torch.sigmoid(a_i) * torch.tanh(a_u) + summed
+    c = torch.sigmoid(a_i) * torch.tanh(a_u)
+    c = c.index_add(0, parent, fc)
+    return torch.sigmoid(a_o) * torch.tanh(c), c
+
+
+def tree_lstm_leaf_update(gates: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Tree-LSTM update of nodes without children (leaves).
+
+    `tree_lstm_update` with the empty child set $C(j) = \emptyset$ (Tai, Socher &
+    Manning 2015, eqs. (2)-(8)): no forget gates, no child cells,
+
+    $$c_j = \sigma(a_{i,j}) \odot \tanh(a_{u,j}), \qquad h_j = \sigma(a_{o,j}) \odot \tanh(c_j).$$
+
+    Args:
+        gates: node pre-activations in the order i, u, o, as for `tree_lstm_update`.
+
+    Returns:
+        ``(h, c)`` of the V leaves.
+
+    Shapes:
+        gates: (V, 3·Hd) -> h, c: (V, Hd).
+
+    Examples:
+        >>> h, c = tree_lstm_leaf_update(torch.zeros(2, 9))
+        >>> h.shape
+        torch.Size([2, 3])
+    """
+    dims = check_shapes("tree_lstm_leaf_update", gates=(gates, "V G"))
+    if dims["G"] % 3:
+        raise ValueError(f"tree_lstm_leaf_update: expected gates of width 3·Hd (i, u, o), got width {dims['G']}")
+    return _tree_lstm_leaf_update_unchecked(gates)
+
+
+def _tree_lstm_leaf_update_unchecked(gates: Tensor) -> tuple[Tensor, Tensor]:
+    """The arithmetic of `tree_lstm_leaf_update`, without the checks (for the level loop)."""
+    a_i, a_u, a_o = gates.chunk(3, dim=-1)
+    c = torch.sigmoid(a_i) * torch.tanh(a_u)
     return torch.sigmoid(a_o) * torch.tanh(c), c

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from memnets._checks import check_shapes
 from memnets.nn.registry import register_model
-from memnets.nn.rnn import LSTM
+from memnets.nn.recurrent.rnn import LSTM
 
 __all__ = ["LSTMBaseline"]
 

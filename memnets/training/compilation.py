@@ -31,10 +31,10 @@ __all__ = ["STEP_MODULES", "compile_steps", "step_module_types"]
 #: Classes (``"module:Class"``) whose ``forward`` is one step of a recurrence: called many
 #: times per forward pass of the models that contain them.
 STEP_MODULES = (
-    "memnets.nn.cells:RNNCell",
-    "memnets.nn.cells:LSTMCell",
-    "memnets.nn.cells:GRUCell",
-    "memnets.nn.cells:LeakyRNNCell",
+    "memnets.nn.recurrent.cells:RNNCell",
+    "memnets.nn.recurrent.cells:LSTMCell",
+    "memnets.nn.recurrent.cells:GRUCell",
+    "memnets.nn.recurrent.cells:LeakyRNNCell",
     "memnets.nn.graphs.conv:GatedGraphConv",
 )
 

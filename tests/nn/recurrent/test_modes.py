@@ -1,11 +1,11 @@
-"""Tests of memnets.nn.modes: sequence-mode wrappers and the decoding loop."""
+"""Tests of memnets.nn.recurrent.modes: sequence-mode wrappers and the decoding loop."""
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from memnets.nn.classic import NARX, JordanRNN
-from memnets.nn.modes import (
+from memnets.nn.recurrent import NARX, JordanRNN
+from memnets.nn.recurrent import (
     EncoderDecoder,
     InputFeedback,
     SequenceToSequence,
@@ -16,14 +16,14 @@ from memnets.nn.modes import (
     teacher_forcing_probability,
     unroll,
 )
-from memnets.training import build_model, model_spec
+from memnets.nn.registry import build_model, model_spec
 
 
 def _models():
     torch.manual_seed(0)
     return {
         "jordan": (JordanRNN(2, 6, 2, decay=0.3), 2),
-        "narx": (NARX(2, 2, 6, input_delays=2, output_delays=3), 2),
+        "narx": (NARX(2, 6, 2, input_delays=2, output_delays=3), 2),
         "rnn": (InputFeedback(SequenceToSequence(4, 6, 2, cell="gru"), 2, input_size=2), 2),
     }
 
@@ -187,10 +187,20 @@ def test_vector_to_sequence(condition, cell):
 
 
 def test_wrappers_round_trip_through_the_registry():
-    for model in (SequenceToVector(3, 4, 2), SequenceToSequence(3, 4, 2, cell="rnn"),
-                  EncoderDecoder(3, 4, 2), VectorToSequence(3, 4, 2)):
-        rebuilt = build_model(model_spec(model))
-        rebuilt.load_state_dict(model.state_dict())
+    torch.manual_seed(0)
+    x, v = torch.randn(5, 2, 3), torch.randn(2, 3)
+    calls = {SequenceToVector: lambda m: m(x), SequenceToSequence: lambda m: m(x)[0],
+             EncoderDecoder: lambda m: m(x, steps=4), VectorToSequence: lambda m: m(v, steps=4)}
+    for model in (SequenceToVector(3, 4, 2, pooling="mean"), SequenceToSequence(3, 4, 2, cell="rnn"),
+                  EncoderDecoder(3, 4, 2, reverse_input=True), VectorToSequence(3, 4, 2, condition="input")):
+        spec = model_spec(model)
+        rebuilt = build_model(spec)
+        assert type(rebuilt) is type(model) and model_spec(rebuilt) == spec
+        call = calls[type(model)]
+        with torch.no_grad():
+            assert not torch.allclose(call(rebuilt), call(model))  # fresh weights differ
+            rebuilt.load_state_dict(model.state_dict())
+            torch.testing.assert_close(call(rebuilt), call(model), rtol=0, atol=0)
 
 
 def test_teacher_forcing_probability_schedules():
@@ -243,3 +253,31 @@ def test_zero_steps_give_an_empty_sequence():
     model, _ = _models()["narx"]
     out, _ = unroll(model, x=torch.zeros(0, 2, 2), targets=torch.zeros(0, 2, 2), mode="teacher_forcing")
     assert out.shape == (0, 2, 2)
+
+
+def test_wrappers_batch_first_are_the_transposed_time_first_wrappers():
+    torch.manual_seed(0)
+    x, v, targets = torch.randn(6, 3, 2), torch.randn(3, 2), torch.randn(4, 3, 5)
+    bf = lambda t: t.transpose(0, 1).contiguous()  # noqa: E731
+    pairs = [
+        (SequenceToVector(2, 8, 5, cell="lstm"), lambda m, b: m(bf(x) if b else x), False),
+        (SequenceToSequence(2, 8, 5, cell="gru"), lambda m, b: m(bf(x) if b else x)[0], True),
+        (EncoderDecoder(2, 8, 5, cell="lstm"), lambda m, b: m(bf(x) if b else x, targets=bf(targets) if b else targets),
+         True),
+        (VectorToSequence(2, 8, 5, cell="rnn"), lambda m, b: m(v, targets=bf(targets) if b else targets), True),
+    ]
+    for model, call, sequence_out in pairs:
+        twin = build_model({"class": type(model).__name__, "kwargs": {**model_spec(model)["kwargs"], "batch_first": True}})
+        twin.load_state_dict(model.state_dict())
+        expected, got = call(model, False), call(twin, True)
+        torch.testing.assert_close(got, bf(expected) if sequence_out else expected, rtol=0, atol=0)
+
+
+def test_input_feedback_of_a_batch_first_model_is_time_first():
+    torch.manual_seed(0)
+    model = SequenceToSequence(1, 6, 1, cell="gru")
+    twin = SequenceToSequence(1, 6, 1, cell="gru", batch_first=True)
+    twin.load_state_dict(model.state_dict())
+    prefix = torch.randn(5, 2, 1)
+    torch.testing.assert_close(generate(InputFeedback(twin, 1), 4, prefix=prefix),
+                               generate(InputFeedback(model, 1), 4, prefix=prefix), rtol=0, atol=0)

@@ -11,46 +11,31 @@ drop-in replacements for their ``torch.nn`` namesakes: same constructor argument
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn import init
 
-from memnets._checks import check_shapes
+from memnets._checks import check_positive_int, check_shapes
 from memnets.functional.gates import (
-    ACTIVATIONS,
+    GRU_NUM_GATES,
+    RNN_NUM_GATES,
+    _activation,
     gru_update,
     leaky_update,
     lstm_num_gates,
     lstm_update,
     rnn_update,
 )
+from memnets.nn._init import uniform_
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "LeakyRNNCell"]
 
-#: Number of gate blocks (multiples of the hidden size) in the weights of each cell type.
-_RNN_GATES = 1
-_GRU_GATES = 3
 #: Peephole weights hold one row per gate that looks at the cell: input, forget, output.
 _PEEPHOLE_ROWS = 3
 #: Default rate of `LeakyRNNCell` (each unit moves half-way to its target per step).
 _DEFAULT_ALPHA = 0.5
-
-
-def _check_positive_int(where: str, **values) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{where}: {name} should be of type int, got: {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"{where}: {name} must be greater than zero, got {value}")
-
-
-def _check_nonlinearity(where: str, nonlinearity: str) -> None:
-    if nonlinearity not in ACTIVATIONS:
-        raise ValueError(f"{where}: expected nonlinearity to be one of {sorted(ACTIVATIONS)}, got {nonlinearity!r}")
 
 
 def _step_inputs(
@@ -101,7 +86,7 @@ class _CellBase(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None):
         super().__init__()
         where = type(self).__name__
-        _check_positive_int(where, input_size=input_size, hidden_size=hidden_size)
+        check_positive_int(where, input_size=input_size, hidden_size=hidden_size)
         if not isinstance(bias, bool):
             raise TypeError(f"{where}: bias should be of type bool, got: {type(bias).__name__}")
         factory = {"device": device, "dtype": dtype}
@@ -119,9 +104,7 @@ class _CellBase(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw every weight from $\\mathcal{U}(-1/\\sqrt{H}, 1/\\sqrt{H})$, as torch does."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        uniform_(self, self.hidden_size)
 
     def _pre(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
         return F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)
@@ -173,8 +156,8 @@ class RNNCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        _check_nonlinearity("RNNCell", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, _RNN_GATES, device, dtype)
+        _activation(nonlinearity, "RNNCell")
+        super().__init__(input_size, hidden_size, bias, RNN_NUM_GATES, device, dtype)
         self.nonlinearity = nonlinearity
         self.reset_parameters()
 
@@ -307,7 +290,7 @@ class GRUCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
-        super().__init__(input_size, hidden_size, bias, _GRU_GATES, device, dtype)
+        super().__init__(input_size, hidden_size, bias, GRU_NUM_GATES, device, dtype)
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -379,8 +362,8 @@ class LeakyRNNCell(_CellBase):
         alpha: float | Sequence[float] | Tensor = _DEFAULT_ALPHA,
         learn_alpha: bool = True,
     ) -> None:
-        _check_nonlinearity("LeakyRNNCell", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, _RNN_GATES, device, dtype)
+        _activation(nonlinearity, "LeakyRNNCell")
+        super().__init__(input_size, hidden_size, bias, RNN_NUM_GATES, device, dtype)
         self.nonlinearity = nonlinearity
         self.learn_alpha = learn_alpha
         rates = torch.as_tensor(alpha, dtype=self.weight_ih.dtype, device=self.weight_ih.device).detach().clone()
@@ -411,10 +394,7 @@ class LeakyRNNCell(_CellBase):
 
     def reset_parameters(self) -> None:
         """Weights from $\\mathcal{U}(-1/\\sqrt{H}, 1/\\sqrt{H})$; rates back to their initial values."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
-            if weight is not None:
-                init.uniform_(weight, -bound, bound)
+        uniform_(self, self.hidden_size)
         with torch.no_grad():
             if self.alpha_logit is not None:
                 self.alpha_logit.copy_(torch.logit(self.alpha_init))

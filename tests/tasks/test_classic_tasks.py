@@ -15,7 +15,13 @@ def test_forecast_runs_every_kind_of_model(tmp_path):
     metrics = forecast.main(["--out", str(tmp_path), "--steps", "3", "--eval-every", "3", "--fit-series", "40",
                              "--test-series", "16", "--esn-size", "20", "--hidden-size", "4", "--models", *models])
     assert set(metrics["test_mse"]) == set(models)
-    assert all(v >= 0 for v in metrics["test_mse"].values())
+    mse = metrics["test_mse"]
+    # the closed-form fits (least squares, ridge readouts) forecast a sine mixture far better
+    # than repeating the last value; three training steps leave the trained models near their
+    # initial guess, within twice the naive error (a diverged or NaN model is not)
+    for name in ("linear/direct", "linear/iterate", "esn/iterate", "esn/direct", "esn/seq2seq"):
+        assert mse[name] < 0.25 * mse["naive"], name
+    assert all(0 < v < 2 * mse["naive"] for v in mse.values())
     assert (tmp_path / "results.md").read_text().count("\n") == len(models) + 2
     for folder in ("gru-iterate", "esn-direct", "narx-scheduled-sampling", "tdnn-seq2seq"):
         model = memnets.load(tmp_path / folder / "model.pt")

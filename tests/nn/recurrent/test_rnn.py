@@ -1,4 +1,4 @@
-"""Tests of memnets.nn.rnn: RNN, LSTM and GRU against torch.nn (outputs and gradients,
+"""Tests of memnets.nn.recurrent.rnn: RNN, LSTM and GRU against torch.nn (outputs and gradients,
 state dicts both ways, PackedSequence, unbatched input, dropout), the LSTM variants
 against a per-step reference, the skip connections against a composition of single
 layers, and the shape errors."""
@@ -11,7 +11,7 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import memnets
-from memnets.nn.rnn import GRU, LSTM, RNN
+from memnets.nn.recurrent.rnn import GRU, LSTM, RNN
 
 T, B, I, H = 4, 3, 5, 4
 DT = torch.float64

@@ -1,4 +1,4 @@
-"""Tests of memnets.nn.cells: equality with torch.nn cells, the LSTM variants and the
+"""Tests of memnets.nn.recurrent.cells: equality with torch.nn cells, the LSTM variants and the
 leaky cell against slow references from their equations, and the shape errors."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import memnets
-from memnets.nn.cells import GRUCell, LeakyRNNCell, LSTMCell, RNNCell
+from memnets.nn.recurrent.cells import GRUCell, LeakyRNNCell, LSTMCell, RNNCell
 
 I, H, B = 5, 4, 3
 DT = torch.float64

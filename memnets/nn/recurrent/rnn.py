@@ -14,8 +14,6 @@ gated update of `memnets.functional.gates`.
 
 from __future__ import annotations
 
-import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -23,17 +21,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn import init
 from torch.nn.utils.rnn import PackedSequence
 
-from memnets._checks import check_shapes
+from memnets._checks import check_positive_int, check_probability, check_shapes
 from memnets.functional.gates import (
+    GRU_NUM_GATES,
+    RNN_NUM_GATES,
+    _activation,
     _gru_update_unchecked,
     _lstm_update_unchecked,
     lstm_num_gates,
     rnn_update,
 )
-from memnets.nn.cells import _GRU_GATES, _PEEPHOLE_ROWS, _RNN_GATES, _check_nonlinearity, _check_positive_int
+from memnets.nn._init import uniform_
+from memnets.nn.recurrent.cells import _PEEPHOLE_ROWS
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -68,13 +69,12 @@ class _RNNBase(nn.Module):
         where = type(self).__name__
         if mode not in _MODES:
             raise ValueError(f"{where}: unknown mode {mode!r}, expected one of {_MODES}")
-        _check_positive_int(where, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        check_positive_int(where, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
                            ("skip_connections", skip_connections)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{where}: {name} should be of type bool, got: {type(flag).__name__}")
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError(f"{where}: dropout should be a number in [0, 1] (a probability), got {dropout!r}")
+        check_probability(where, dropout=dropout)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 f"{where}: dropout acts between stacked layers, so it needs num_layers > 1, "
@@ -96,7 +96,7 @@ class _RNNBase(nn.Module):
         if mode == "LSTM":
             num_gates = lstm_num_gates(variant)
         else:
-            num_gates = _GRU_GATES if mode == "GRU" else _RNN_GATES
+            num_gates = GRU_NUM_GATES if mode == "GRU" else RNN_NUM_GATES
         self._num_gates = num_gates
 
         factory = {"device": device, "dtype": dtype}
@@ -132,9 +132,7 @@ class _RNNBase(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw every weight from $\\mathcal{U}(-1/\\sqrt{H}, 1/\\sqrt{H})$, as torch does."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        uniform_(self, self.hidden_size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -427,7 +425,7 @@ class RNN(_RNNBase):
         *,
         skip_connections: bool = False,
     ) -> None:
-        _check_nonlinearity("RNN", nonlinearity)
+        _activation(nonlinearity, "RNN")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype, nonlinearity=nonlinearity, skip_connections=skip_connections)
@@ -463,11 +461,11 @@ class LSTM(_RNNBase):
     $$c^l_t = f \odot c^l_{t-1} + i \odot g, \qquad h^l_t = o \odot \tanh(c^l_t),$$
 
     with $x^1_t = x_t$ and $x^l_t = \delta(h^{l-1}_t)$ (dropout between layers in
-    training). ``variant`` selects the update of [`LSTMCell`][memnets.nn.cells.LSTMCell]
+    training). ``variant`` selects the update of [`LSTMCell`][memnets.nn.recurrent.cells.LSTMCell]
     (``"peephole"`` adds ``weight_peephole_l{k}`` (3, H) parameters; ``"coupled"`` and
     ``"no_forget"`` have three gate blocks). The update is
     [`lstm_update`][memnets.functional.gates.lstm_update]. ``skip_connections=True`` adds the skips of
-    Graves (2013), as in [`RNN`][memnets.nn.rnn.RNN].
+    Graves (2013), as in [`RNN`][memnets.nn.recurrent.rnn.RNN].
 
     Args:
         input_size: features of the input (I).
@@ -554,7 +552,7 @@ class GRU(_RNNBase):
 
     with $x^1_t = x_t$ and $x^l_t = \delta(h^{l-1}_t)$ (dropout between layers in
     training). The update is [`gru_update`][memnets.functional.gates.gru_update].
-    ``skip_connections=True`` adds the skips of Graves (2013), as in [`RNN`][memnets.nn.rnn.RNN].
+    ``skip_connections=True`` adds the skips of Graves (2013), as in [`RNN`][memnets.nn.recurrent.rnn.RNN].
 
     Args:
         input_size: features of the input (I).
