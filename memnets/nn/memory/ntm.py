@@ -21,11 +21,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from memnets._checks import check_shapes
+from memnets._checks import check_choice, check_dtype, check_int, check_positive_int, check_shapes
 from memnets.functional.addressing import _circular_shift, _content_weights, _interpolate, _sharpen
-from memnets.functional.gates import rnn_update
 from memnets.functional.memory import _memory_read, _memory_write
-from memnets.nn.cells import LSTMCell
+from memnets.nn.recurrent.cells import LSTMCell
 from memnets.nn.registry import register_model
 
 __all__ = ["NTMState", "NTMCell", "NTM", "CONTROLLERS", "MEMORY_INITS", "WEIGHTING_INITS"]
@@ -84,17 +83,6 @@ def _autocast_off(device_type: str):
     if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
-
-
-def _check_option(where: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{where}: expected {name} to be one of {list(allowed)}, got {value!r}")
-
-
-def _check_positive_ints(where: str, **values: int) -> None:
-    for name, value in values.items():
-        if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            raise ValueError(f"{where}: expected {name} to be a positive integer, got {value!r}")
 
 
 @register_model
@@ -176,7 +164,7 @@ class NTMCell(nn.Module):
     ):
         super().__init__()
         where = type(self).__name__
-        _check_positive_ints(
+        check_positive_int(
             where,
             input_size=input_size,
             output_size=output_size,
@@ -186,11 +174,10 @@ class NTMCell(nn.Module):
             num_read_heads=num_read_heads,
             num_write_heads=num_write_heads,
         )
-        if not (isinstance(shift_range, int) and not isinstance(shift_range, bool) and shift_range >= 0):
-            raise ValueError(f"{where}: expected shift_range to be a non-negative integer, got {shift_range!r}")
-        _check_option(where, "controller", controller, CONTROLLERS)
-        _check_option(where, "memory_init", memory_init, MEMORY_INITS)
-        _check_option(where, "weighting_init", weighting_init, WEIGHTING_INITS)
+        check_int(where, minimum=0, shift_range=shift_range)
+        check_choice(where, "controller", controller, CONTROLLERS)
+        check_choice(where, "memory_init", memory_init, MEMORY_INITS)
+        check_choice(where, "weighting_init", weighting_init, WEIGHTING_INITS)
 
         self.input_size = input_size
         self.output_size = output_size
@@ -282,7 +269,7 @@ class NTMCell(nn.Module):
             An `NTMState` whose tensors are on the module's device and dtype (the
             memory, reads and weightings are broadcast views; nothing writes in place).
         """
-        _check_positive_ints(type(self).__name__ + ".initial_state", batch_size=batch_size)
+        check_int(type(self).__name__ + ".initial_state", minimum=0, batch_size=batch_size)
         weights = torch.softmax(self.initial_weights, dim=-1).expand(batch_size, -1, -1)
         read_weights, write_weights = weights.split([self.num_read_heads, self.num_write_heads], dim=1)
         if self.controller_type == "lstm":
@@ -316,12 +303,22 @@ class NTMCell(nn.Module):
             R=self.num_read_heads,
             Hw=self.num_write_heads,
         )
+        dtype = self.heads.weight.dtype
+        check_dtype(
+            where,
+            dtype,
+            memory=state.memory,
+            read_vectors=state.read_vectors,
+            read_weights=state.read_weights,
+            write_weights=state.write_weights,
+        )
         if self.controller_type == "lstm":
             if not (isinstance(state.controller, tuple) and len(state.controller) == 2):
                 raise ValueError(f"{where}: expected the controller state (h, c) of an LSTM controller, got "
                                  f"{type(state.controller).__name__}")
             h, c = state.controller
             check_shapes(where, h=(h, "B C"), c=(c, "B C"), B=batch_size, C=self.controller_size)
+            check_dtype(where, dtype, h=h, c=c)
         elif state.controller is not None:
             raise ValueError(f"{where}: expected controller state None for a feed-forward controller, "
                              f"got {type(state.controller).__name__}")
@@ -333,8 +330,8 @@ class NTMCell(nn.Module):
         """One unchecked step; returns the controller output $o_t$ and the new state."""
         controller_in = torch.cat([x, rearrange(state.read_vectors, "b r w -> b (r w)")], dim=-1)
         if state.controller is None:
-            # A feed-forward controller: the Elman update without a recurrent term.
-            out = rnn_update(self.controller(controller_in), "tanh")
+            # A feed-forward controller: one tanh layer.
+            out = torch.tanh(self.controller(controller_in))
             controller = None
         else:
             out, cell = self.controller(controller_in, state.controller)
@@ -399,6 +396,7 @@ class NTMCell(nn.Module):
             x: (B, input_size) -> logits (B, output_size).
         """
         dims = check_shapes(type(self).__name__, x=(x, "B C"), C=self.input_size)
+        check_dtype(type(self).__name__, self.heads.weight.dtype, x=x)
         state = self.initial_state(dims["B"]) if state is None else self.check_state(state, dims["B"])
         out, state = self._step(x, state)
         return self._readout(out, state.read_vectors), state
@@ -485,6 +483,7 @@ class NTM(nn.Module):
     def _unroll(self, x: Tensor, state: NTMState | None, keep_states: bool):
         where = type(self).__name__
         dims = check_shapes(where, x=(x, "B T C") if self.batch_first else (x, "T B C"), C=self.input_size)
+        check_dtype(where, self.cell.heads.weight.dtype, x=x)
         if self.batch_first:
             x = rearrange(x, "b t c -> t b c")
         batch = dims["B"]

@@ -65,7 +65,7 @@ def test_shapes_for_every_option(heads, shift_range, controller, memory_init, ba
 def test_public_names_and_controller_is_the_library_lstm_cell():
     assert memnets.NTM is NTM and memnets.NTMCell is NTMCell and memnets.NTMState is NTMState
     model = NTM(9, 8)
-    assert isinstance(model.cell.controller, memnets.nn.cells.LSTMCell)
+    assert isinstance(model.cell.controller, memnets.nn.recurrent.cells.LSTMCell)
     assert model.cell.controller.input_size == 9 + 20 and model.cell.controller.hidden_size == 100
     assert model.cell.memory_size == 128 and model.cell.word_size == 20 and model.batch_first is False
 
@@ -286,10 +286,52 @@ def test_wrong_state_raises():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"controller": "gru"}, {"memory_init": "zeros"}, {"memory_size": 0}, {"num_read_heads": 0},
-     {"shift_range": -1}, {"word_size": 2.5}],
+    "kwargs, message",
+    [
+        ({"controller": "gru"}, r"NTMCell: expected controller to be one of \['feedforward', 'lstm'\], got 'gru'"),
+        ({"memory_init": "zeros"}, r"expected memory_init to be one of"),
+        ({"memory_size": 0}, r"NTMCell: memory_size must be greater than zero, got 0"),
+        ({"num_read_heads": 0}, r"num_read_heads must be greater than zero"),
+        ({"shift_range": -1}, r"shift_range must be at least 0, got -1"),
+    ],
 )
-def test_bad_constructor_arguments_raise(kwargs):
-    with pytest.raises(ValueError):
+def test_bad_constructor_values_raise_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         NTM(4, 3, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"word_size": 2.5}, {"memory_size": True}, {"shift_range": "1"}])
+def test_bad_constructor_types_raise_type_error(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(TypeError, match=rf"NTMCell: {name} should be of type int"):
+        NTM(4, 3, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64])
+def test_input_of_another_dtype_is_refused_with_both_dtypes_named(dtype):
+    model = _model()
+    x = torch.zeros(3, 2, 4, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"NTM: expected x of dtype torch.float32 .* got {dtype}"):
+        model(x)
+    with pytest.raises(ValueError, match=rf"NTMCell: expected x of dtype torch.float32 .* got {dtype}"):
+        model.cell(x[0])
+
+
+def test_state_of_another_dtype_is_refused():
+    model = _model()
+    state = model.initial_state(2)
+    with pytest.raises(ValueError, match="expected memory of dtype torch.float32 .* got torch.float64"):
+        model(torch.zeros(3, 2, 4), state._replace(memory=state.memory.double()))
+
+
+def test_double_model_runs_in_double():
+    model = _model().double()
+    logits, state = model(torch.zeros(3, 2, 4, dtype=torch.float64))
+    assert logits.dtype == state.memory.dtype == torch.float64
+
+
+def test_empty_batch_gives_empty_outputs():
+    model = _model()
+    logits, state = model(torch.zeros(3, 0, 4))
+    assert logits.shape == (3, 0, 3)
+    assert state.memory.shape[0] == 0
