@@ -3,17 +3,18 @@
     python -m tasks.bellman_ford --out runs/bellman_ford [--seed S] [--steps N] ...
 
 Erdős–Rényi graphs with symmetric weights U[0, 1] as edge features; trains on n = 16,
-reports pointer accuracy at n = 16 and n = 64 (TASKS.md). Same model and loop as
-``tasks.bfs``.
+reports pointer accuracy at n = 16 and n = 64 (TASKS.md). The same model and loop as
+``tasks.bfs`` (``tasks._graphs``); the edge weights need the MPNN processor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from memnets.data.graphs import bellman_ford_graph
-from memnets.training import parse_config
-from tasks.bfs import PointerConfig, run_pointer_task
+from tasks import _harness
+from tasks._graphs import PointerConfig, run_pointer_task
 
 
 @dataclass
@@ -23,12 +24,15 @@ class BellmanFordConfig(PointerConfig):
     out: str = "runs/bellman_ford"
     steps: int = 1000
 
+    def validate(self) -> None:
+        """The pointer tasks' rules, then: the edge weights need the MPNN."""
+        super().validate()
+        if self.processor != "mpnn":
+            raise ValueError(f"BellmanFordConfig: the edge weights need processor 'mpnn', got {self.processor!r}")
 
-def main(argv=None) -> dict:
-    cfg = parse_config(BellmanFordConfig, argv,
-                       description="Bellman-Ford predecessor (CLRS-30) with a message-passing network.")
-    if cfg.processor != "mpnn":
-        raise ValueError(f"bellman_ford: the edge weights need processor 'mpnn', got {cfg.processor!r}")
+
+def main(argv=None) -> dict[str, Any]:
+    cfg = _harness.parse(BellmanFordConfig, argv, __doc__)
     return run_pointer_task(cfg, bellman_ford_graph, in_channels=2, edge_dim=2, name="bellman_ford")
 
 

@@ -14,22 +14,25 @@ target. Training is teacher-forced on a fixed set of ``train_graphs`` graphs (th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from memnets.data.graphs import draw_seeds, shortest_path_annotations, shortest_path_graph, shortest_path_steps
-from memnets.nn.graphs import NodeSelectionGGNN, NodeSelectionReadout
-from memnets.training import (EVAL_SEED, Task, TrainConfig, fit, is_main_process, parse_config, resolve_device,
-                              write_json)
+from memnets.data.graphs import (
+    draw_seeds,
+    shortest_path_annotations,
+    shortest_path_graph,
+    shortest_path_steps,
+)
+from memnets.nn.graphs import NodeSelectionReadout
+from memnets.nn.models.graphs import NodeSelectionGGNN
+from memnets.training import Task, option
+from tasks import _harness
 
 #: Annotations per node: source, target, emitted so far, last emitted.
 _ANNOTATIONS = 4
-#: Graphs decoded per forward pass during evaluation.
-_EVAL_BATCH = 250
 
 
 @torch.no_grad()
@@ -52,8 +55,8 @@ def decode_paths(model: nn.Module, graphs: list[Data], device: torch.device) -> 
 def path_accuracy(model: nn.Module, graphs: list[Data], device: torch.device) -> dict[str, float]:
     """Share of graphs whose decoded path equals the true one, and of their nodes found."""
     exact = 0
-    for start in range(0, len(graphs), _EVAL_BATCH):
-        chunk = graphs[start:start + _EVAL_BATCH]
+    for start in range(0, len(graphs), _harness.EVAL_BATCH):
+        chunk = graphs[start:start + _harness.EVAL_BATCH]
         for graph, path in zip(chunk, decode_paths(model, chunk, device)):
             exact += int(path == graph.path_index.tolist())
     return {"path_accuracy": exact / max(len(graphs), 1)}
@@ -95,7 +98,7 @@ class ShortestPathTask(Task):
 
 
 @dataclass
-class ShortestPathConfig(TrainConfig):
+class ShortestPathConfig(_harness.TaskConfig):
     """Shortest path (GGNN): node selection per output step, trained on a few graphs.
 
     Args:
@@ -104,7 +107,6 @@ class ShortestPathConfig(TrainConfig):
         test_graphs: fresh graphs in the final evaluation.
         hidden_channels: GGNN state size.
         num_steps: GGNN propagation steps T.
-        plots: save the learning curve.
     """
 
     out: str = "runs/shortest_path"
@@ -113,46 +115,32 @@ class ShortestPathConfig(TrainConfig):
     lr: float = 3e-3
     eval_every: int = 50
     checkpoint_every: int = 100
-    train_graphs: int = 50
-    eval_graphs: int = 200
-    test_graphs: int = 1000
-    hidden_channels: int = 32
-    num_steps: int = 5
-    plots: bool = True
+    train_graphs: int = option(50, low=1)
+    eval_graphs: int = option(200, low=1)
+    test_graphs: int = option(1000, low=1)
+    hidden_channels: int = option(32, low=4)
+    num_steps: int = option(5, low=1)
 
 
 def main(argv=None) -> dict[str, Any]:
-    cfg = parse_config(ShortestPathConfig, argv, description=__doc__.splitlines()[0])
+    cfg = _harness.parse(ShortestPathConfig, argv, __doc__)
     train = [shortest_path_graph(seed=s) for s in draw_seeds(torch.Generator().manual_seed(cfg.seed), cfg.train_graphs)]
-    torch.manual_seed(cfg.seed)
-    model = NodeSelectionGGNN(_ANNOTATIONS, hidden_channels=cfg.hidden_channels, num_steps=cfg.num_steps)
-    fit(model, ShortestPathTask(train, cfg.eval_graphs), cfg)
-    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
-        return {}
-    device = resolve_device(cfg.device)
-    model.eval()
-    test_graphs = [shortest_path_graph(seed=s)
-                   for s in draw_seeds(torch.Generator().manual_seed(EVAL_SEED - 1), cfg.test_graphs)]
-    results = {
-        "task": "shortest_path",
-        "seed": cfg.seed,
-        "steps": cfg.steps,
-        "train_graphs": cfg.train_graphs,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train": path_accuracy(model, train, device),
-        "test": path_accuracy(model, test_graphs, device),
-    }
-    out = Path(cfg.out)
-    write_json(out / "metrics.json", results)
-    print(f"\nshortest path, GGNN, {cfg.train_graphs} training graphs, {cfg.steps} steps, seed {cfg.seed}:")
-    print(f"  exact paths: training set {100 * results['train']['path_accuracy']:.1f}%, "
-          f"{cfg.test_graphs} fresh graphs {100 * results['test']['path_accuracy']:.1f}%")
-    if cfg.plots:
-        from memnets.training.plots import plot_learning_curve
 
-        plot_learning_curve(out / "metrics.jsonl", out / "learning_curve.png",
-                            metrics=("loss", "step_accuracy"), log_y=False, title="shortest path: GGNN")
-    return results
+    def build(cfg: ShortestPathConfig) -> tuple[nn.Module, Task]:
+        model = NodeSelectionGGNN(_ANNOTATIONS, hidden_channels=cfg.hidden_channels, num_steps=cfg.num_steps)
+        return model, ShortestPathTask(train, cfg.eval_graphs)
+
+    def evaluate(model: nn.Module, task: Task, setting: dict[str, Any], generator: torch.Generator,
+                 device: torch.device) -> dict[str, float]:
+        if setting["graphs"] == "train":
+            return path_accuracy(model, train, device)
+        fresh = [shortest_path_graph(seed=s) for s in draw_seeds(generator, cfg.test_graphs)]
+        return path_accuracy(model, fresh, device)
+
+    # "test" first: its generator is the first setting's (the same fresh graphs in every run).
+    settings = {"test": {"graphs": "fresh"}, "train": {"graphs": "train"}}
+    return _harness.run(cfg, build, settings, evaluate, "shortest_path", model_name="NodeSelectionGGNN",
+                        curve_metrics=("loss", "step_accuracy"), log_y=False)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ Tasks (encodings as in the task specifications):
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -36,19 +37,21 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from memnets._checks import check_int, check_positive_int, check_probability
+
 __all__ = [
     "CLRS_EDGE_PROB",
-    "erdos_renyi_graph",
-    "bfs_predecessors",
+    "bellman_ford_graph",
     "bellman_ford_predecessors",
     "bfs_graph",
-    "bellman_ford_graph",
-    "shortest_path_graph",
-    "shortest_path_annotations",
-    "shortest_path_steps",
+    "bfs_predecessors",
     "connectivity_graph",
-    "graph_batch",
     "draw_seeds",
+    "erdos_renyi_graph",
+    "graph_batch",
+    "shortest_path_annotations",
+    "shortest_path_graph",
+    "shortest_path_steps",
 ]
 
 #: Edge probability of CLRS-30's undirected Erdős–Rényi graphs: its sampler draws each
@@ -65,11 +68,19 @@ _MAX_TRIES = 10_000
 
 def draw_seeds(generator: torch.Generator, count: int) -> list[int]:
     """``count`` integer seeds in [0, 2³¹ − 1) drawn from a torch generator."""
+    check_int("draw_seeds", minimum=0, count=count)
     return torch.randint(0, _MAX_SEED, (count,), generator=generator).tolist()
 
 
 def erdos_renyi_graph(n: int, p: float, seed: int | None = None) -> nx.Graph:
-    """G(n, p): every one of the n(n−1)/2 node pairs is an edge with probability p."""
+    """G(n, p): every one of the n(n−1)/2 node pairs is an edge with probability p.
+
+    Raises:
+        TypeError: ``n`` is not an int or ``p`` not a number.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+    """
+    check_positive_int("erdos_renyi_graph", n=n)
+    check_probability("erdos_renyi_graph", p=p)
     return nx.gnp_random_graph(n, p, seed=seed)
 
 
@@ -149,9 +160,15 @@ def bfs_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Dat
         directions of every edge plus n self-loops (the self-loops last), ``edge_attr``
         (E, 1) = 1 on the self-loops, ``predecessor_index`` (n,) and ``source_index`` (1,).
 
+    Raises:
+        TypeError: ``n`` is not an int or ``p`` not a number.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+
     Examples:
         >>> data = bfs_graph(16, seed=0)
     """
+    check_positive_int("bfs_graph", n=n)
+    check_probability("bfs_graph", p=p)
     rng = np.random.default_rng(seed)
     graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
     source = int(rng.integers(n))
@@ -167,9 +184,15 @@ def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = Non
         As `bfs_graph`, with ``edge_attr`` (E, 2) = (weight, self-loop mark); the
         self-loops have weight 0.
 
+    Raises:
+        TypeError: ``n`` is not an int or ``p`` not a number.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+
     Examples:
         >>> data = bellman_ford_graph(16, seed=0)
     """
+    check_positive_int("bellman_ford_graph", n=n)
+    check_probability("bellman_ford_graph", p=p)
     rng = np.random.default_rng(seed)
     graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
     for u, v in graph.edges():
@@ -262,19 +285,35 @@ def connectivity_graph(n: int, connected: bool | None = None, p: float | None = 
     Graphs are drawn until one with the requested label comes (``connected=None``: the
     label is a fair coin, so classes are balanced). One random node is marked: message
     passing from identical node states cannot tell, e.g., a 6-cycle from two triangles,
-    but it can tell whether the mark reaches every node.
+    but it can tell whether the mark reaches every node. A label no graph can have (a
+    disconnected graph of one node or with p = 1, a connected one of n > 1 nodes with
+    p = 0) is refused at once; for n = 1 with ``connected=None`` the label is 1.
 
     Returns:
         ``Data`` with ``x`` (n, 1) the mark, ``edge_index`` (2, E) both directions and
         ``y`` (1,) the label (1 = connected).
 
+    Raises:
+        TypeError: ``n`` is not an int, ``p`` not a number.
+        ValueError: ``n`` < 1, ``p`` outside [0, 1], or a label no G(n, p) can have.
+
     Examples:
         >>> data = connectivity_graph(16, seed=0)
     """
+    where = "connectivity_graph"
+    check_positive_int(where, n=n)
+    if p is not None:
+        check_probability(where, p=p)
+    if connected is not None and not isinstance(connected, bool):
+        raise TypeError(f"{where}: connected should be of type bool or None, got: {type(connected).__name__}")
+    p = math.log(n) / n if p is None else p
+    can_connect = n == 1 or p > 0
+    can_disconnect = n > 1 and p < 1
+    if (connected is True and not can_connect) or (connected is False and not can_disconnect):
+        raise ValueError(f"{where}: no G(n={n}, p={p}) is {'connected' if connected else 'disconnected'}")
     rng = np.random.default_rng(seed)
     if connected is None:
-        connected = bool(rng.integers(2))
-    p = math.log(n) / n if p is None else p
+        connected = bool(rng.integers(2)) if can_connect and can_disconnect else can_connect
     for _ in range(_MAX_TRIES):
         graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
         if nx.is_connected(graph) == connected:
@@ -296,11 +335,16 @@ def graph_batch(
 ) -> Batch:
     """``count`` graphs from ``make_graph(seed=..., **kwargs)``, seeds drawn from ``generator``.
 
+    Raises:
+        TypeError: ``count`` is not an int.
+        ValueError: ``count`` < 1 (a batch holds at least one graph).
+
     Examples:
         >>> batch = graph_batch(bfs_graph, 32, torch.Generator().manual_seed(0), n=16)
         >>> batch.num_graphs
         32
     """
+    check_positive_int("graph_batch", count=count)
     data = [make_graph(seed=seed, **kwargs) for seed in draw_seeds(generator, count)]
     batch = Batch.from_data_list(data)
     return batch.to(device) if device is not None else batch

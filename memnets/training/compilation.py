@@ -35,7 +35,7 @@ STEP_MODULES = (
     "memnets.nn.recurrent.cells:LSTMCell",
     "memnets.nn.recurrent.cells:GRUCell",
     "memnets.nn.recurrent.cells:LeakyRNNCell",
-    "memnets.nn.graphs.conv:GatedGraphConv",
+    "memnets.nn.graphs.gated_graph_conv:GatedGraphConv",
 )
 
 

@@ -1,4 +1,8 @@
-"""Input checks and small segment operations shared by the graph layers and readouts."""
+"""Input checks and small segment operations shared by the graph layers and readouts.
+
+Every check goes through `memnets._checks`; what is specific to graphs (node indices in
+range, a batch vector, an aggregation name) is written here once for every layer.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,58 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-from memnets._checks import check_shapes
+from memnets._checks import check_choice, check_dtype, check_shapes
 
 __all__ = [
     "AGGREGATIONS",
+    "INDEX_DTYPES",
     "check_aggr",
-    "check_edge_index",
-    "check_node_features",
     "check_batch",
+    "check_edge_index",
+    "check_index_dtype",
+    "check_index_range",
+    "check_node_features",
+    "check_num_steps",
+    "node_inputs",
     "pad_features",
-    "segment_log_softmax",
     "segment_argmax",
+    "segment_log_softmax",
 ]
 
 #: Neighbourhood aggregations accepted by the layers ("add" is torch_geometric's name for a sum).
 AGGREGATIONS = ("add", "sum", "mean", "max")
+#: Integer dtypes accepted for node indices (``edge_index``, ``batch``) and edge types.
+INDEX_DTYPES = (torch.int64, torch.int32)
 
 
 def check_aggr(where: str, aggr: str) -> str:
     """Return the canonical name of ``aggr`` ("sum" is "add"), or raise ``ValueError``."""
-    if aggr not in AGGREGATIONS:
-        raise ValueError(f"{where}: expected aggr to be one of {AGGREGATIONS}, got {aggr!r}")
+    check_choice(where, "aggr", aggr, AGGREGATIONS)
     return "add" if aggr == "sum" else aggr
 
 
-def check_node_features(where: str, x: Tensor, max_channels: int) -> tuple[int, int]:
-    """Check ``x`` is (V, F) floating with F ≤ ``max_channels``; return ``(V, F)``."""
+def check_index_dtype(where: str, name: str, index: Tensor) -> None:
+    """Raise ``ValueError`` unless ``index`` holds 32- or 64-bit integers."""
+    if index.dtype not in INDEX_DTYPES:
+        raise ValueError(f"{where}: expected an integer {name} (torch.int64 or torch.int32), got dtype {index.dtype}")
+
+
+def check_index_range(where: str, name: str, index: Tensor, high: int, what: str = "") -> None:
+    """Raise ``ValueError`` unless every entry of ``index`` is in [0, ``high``) (``what`` says why)."""
+    # The value check reads the indices back to Python, which a compiled graph cannot do;
+    # eager calls (the first call of a compiled model included) still run it.
+    if index.numel() == 0 or torch.compiler.is_compiling():
+        return
+    low_seen, high_seen = int(index.min()), int(index.max())
+    if low_seen < 0 or high_seen >= high:
+        raise ValueError(f"{where}: expected {name} entries in [0, {high}){' ' + what if what else ''}, got values in "
+                         f"[{low_seen}, {high_seen}]")
+
+
+def check_node_features(where: str, x: Tensor, max_channels: int, dtype: torch.dtype) -> tuple[int, int]:
+    """Check ``x`` is (V, F) of the module's ``dtype`` with F ≤ ``max_channels``; return ``(V, F)``."""
     dims = check_shapes(where, x=(x, "V F"))
-    if not x.is_floating_point():
-        raise ValueError(f"{where}: expected floating-point node features x, got dtype {x.dtype}")
+    check_dtype(where, dtype, x=x)
     if dims["F"] > max_channels:
         raise ValueError(
             f"{where}: expected x of shape (V, F <= {max_channels}) (features are zero-padded to the state size), "
@@ -46,36 +73,61 @@ def check_node_features(where: str, x: Tensor, max_channels: int) -> tuple[int, 
 def check_edge_index(where: str, edge_index: Tensor, num_nodes: int) -> int:
     """Check ``edge_index`` is a (2, E) integer tensor with entries in [0, V); return E."""
     dims = check_shapes(where, edge_index=(edge_index, "2 E"))
-    if edge_index.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"{where}: expected an integer edge_index, got dtype {edge_index.dtype}")
-    # The value check reads the indices back to Python, which a compiled graph cannot do;
-    # eager calls (the first call of a compiled model included) still run it.
-    if dims["E"] > 0 and not torch.compiler.is_compiling():
-        low, high = int(edge_index.min()), int(edge_index.max())
-        if low < 0 or high >= num_nodes:
-            raise ValueError(
-                f"{where}: expected edge_index entries in [0, {num_nodes}) for V={num_nodes} nodes, "
-                f"got values in [{low}, {high}]"
-            )
+    check_index_dtype(where, "edge_index", edge_index)
+    check_index_range(where, "edge_index", edge_index, num_nodes, f"for V={num_nodes} nodes")
     return dims["E"]
 
 
 def check_batch(
     where: str, batch: Tensor | None, num_nodes: int, num_graphs: int | None, device: torch.device
 ) -> tuple[Tensor, int]:
-    """Return ``(batch, B)``: the graph of every node (zeros when ``None``) and the number of graphs."""
+    """Return ``(batch, B)``: the graph of every node (zeros when ``None``) and the number of graphs.
+
+    Raises:
+        ValueError: ``batch`` is not a (V,) integer vector, or an entry is negative or
+            (with ``num_graphs`` given) not below ``num_graphs``.
+    """
     if batch is None:
-        batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
-        return batch, 1 if num_graphs is None else num_graphs
+        return torch.zeros(num_nodes, dtype=torch.long, device=device), 1 if num_graphs is None else num_graphs
     check_shapes(where, batch=(batch, "V"), V=num_nodes)
-    if batch.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"{where}: expected an integer batch vector, got dtype {batch.dtype}")
+    check_index_dtype(where, "batch", batch)
     if num_graphs is None:
+        if num_nodes > 0 and int(batch.min()) < 0:
+            raise ValueError(f"{where}: expected non-negative batch entries (graph ids), got {int(batch.min())}")
         num_graphs = int(batch.max()) + 1 if num_nodes > 0 else 0
-    elif num_nodes > 0 and (int(batch.min()) < 0 or int(batch.max()) >= num_graphs):
-        raise ValueError(f"{where}: expected batch entries in [0, {num_graphs}), got [{int(batch.min())}, "
-                         f"{int(batch.max())}]")
+    else:
+        check_index_range(where, "batch", batch, num_graphs, f"for num_graphs={num_graphs}")
     return batch, num_graphs
+
+
+def check_num_steps(where: str, num_steps: int | None, default: int) -> int:
+    """``num_steps`` (a non-negative int: 0 steps returns the initial states) or ``default``."""
+    if num_steps is None:
+        return default
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
+        raise TypeError(f"{where}: num_steps should be of type int, got: {type(num_steps).__name__}")
+    if num_steps < 0:
+        raise ValueError(f"{where}: num_steps must be at least 0, got {num_steps}")
+    return num_steps
+
+
+def node_inputs(where: str, h: Tensor, x: Tensor | None, hidden: int, inputs: int, dtype: torch.dtype) -> Tensor:
+    """``[h_v, x_v]`` for a readout that sees the final states and (``inputs`` > 0) the annotations.
+
+    Shapes:
+        h: (V, hidden); x: (V, inputs) or ``None`` when ``inputs`` is 0 -> (V, hidden + inputs).
+    """
+    dims = check_shapes(where, h=(h, "V H"), H=hidden)
+    check_dtype(where, dtype, h=h)
+    if inputs == 0:
+        if x is not None:
+            raise ValueError(f"{where}: got x but the readout was built with in_channels=0")
+        return h
+    if x is None:
+        raise ValueError(f"{where}: expected x of shape (V={dims['V']}, F={inputs}), got None")
+    check_shapes(where, x=(x, "V F"), V=dims["V"], F=inputs)
+    check_dtype(where, dtype, x=x)
+    return torch.cat([h, x], dim=-1)
 
 
 def pad_features(x: Tensor, channels: int) -> Tensor:

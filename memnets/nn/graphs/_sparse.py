@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-__all__ = ["TypedAdjacency", "typed_adjacency", "csr_matmul"]
+__all__ = ["TypedAdjacency", "csr_matmul", "typed_adjacency"]
 
 #: Edges per chunk when the gradient with respect to the edge weights is accumulated
 #: (bounds that pass's temporary memory to chunk × C numbers).

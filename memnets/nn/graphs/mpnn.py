@@ -7,11 +7,23 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv import MessagePassing
 
-from memnets._checks import check_shapes
-from memnets.nn.cells import GRUCell, LSTMCell
-from memnets.nn.graphs._common import check_aggr, check_edge_index, check_node_features, pad_features
+from memnets._checks import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_positive_int,
+    check_shapes,
+)
+from memnets.nn.graphs._common import (
+    check_aggr,
+    check_edge_index,
+    check_node_features,
+    check_num_steps,
+    pad_features,
+)
+from memnets.nn.recurrent import GRUCell, LSTMCell
 
-__all__ = ["MPNNConv", "NODE_UPDATES"]
+__all__ = ["NODE_UPDATES", "MPNNConv"]
 
 #: Node updates of `MPNNConv`: the library's own gated cells.
 NODE_UPDATES = {"gru": GRUCell, "lstm": LSTMCell}
@@ -49,7 +61,8 @@ class MPNNConv(MessagePassing):
         num_layers: the number of message-passing steps T.
         aggr: ``"add"`` (or ``"sum"``), ``"mean"`` or ``"max"``.
         update: ``"gru"`` or ``"lstm"``.
-        hidden_channels: the MLP's hidden width H (default C).
+        message_channels: the MLP's hidden width H (default C). (The state size C is the
+            ``hidden_channels`` of the task models, as in torch_geometric's models.)
         message_layers: the MLP's number of linear layers L (1: a linear message).
         checkpoint_update: recompute the node update in the backward pass instead of
             storing its intermediate activations (less memory, a little more time).
@@ -72,28 +85,26 @@ class MPNNConv(MessagePassing):
         num_layers: int = 1,
         aggr: str = "add",
         update: str = "gru",
-        hidden_channels: int | None = None,
+        message_channels: int | None = None,
         message_layers: int = 2,
         checkpoint_update: bool = False,
         node_attr_dim: int = 0,
     ) -> None:
         where = "MPNNConv"
-        for name, value, low in (("channels", channels, 1), ("edge_dim", edge_dim, 0),
-                                 ("node_attr_dim", node_attr_dim, 0), ("num_layers", num_layers, 1),
-                                 ("message_layers", message_layers, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{where}: expected {name} to be an integer >= {low}, got {value!r}")
-        if update not in NODE_UPDATES:
-            raise ValueError(f"{where}: expected update to be one of {sorted(NODE_UPDATES)}, got {update!r}")
+        check_positive_int(where, channels=channels, num_layers=num_layers, message_layers=message_layers)
+        check_int(where, minimum=0, edge_dim=edge_dim, node_attr_dim=node_attr_dim)
+        if message_channels is not None:
+            check_positive_int(where, message_channels=message_channels)
+        check_choice(where, "update", update, NODE_UPDATES)
         super().__init__(aggr=check_aggr(where, aggr))
-        hidden = channels if hidden_channels is None else hidden_channels
+        hidden = channels if message_channels is None else message_channels
         first = hidden if message_layers > 1 else channels
         self.channels = channels
         self.edge_dim = edge_dim
         self.node_attr_dim = node_attr_dim
         self.num_layers = num_layers
         self.update_kind = update
-        self.hidden_channels = hidden
+        self.message_channels = hidden
         self.message_layers = message_layers
         self.checkpoint_update = checkpoint_update
         self.lin_receiver = nn.Linear(channels + node_attr_dim, first)
@@ -135,16 +146,21 @@ class MPNNConv(MessagePassing):
             The node states $h^{(T)}$, (V, C).
 
         Raises:
-            ValueError: on a wrong shape or dtype, an out-of-range node index or F > C.
+            ValueError: on a wrong shape, a dtype other than the parameters' (``x``,
+                ``edge_attr``, ``node_attr``), a non-integer or out-of-range
+                ``edge_index``, or F > C.
+            TypeError: ``num_steps`` is not an int.
         """
         where = "MPNNConv"
-        num_nodes, _ = check_node_features(where, x, self.channels)
+        dtype = self.lin_receiver.weight.dtype
+        num_nodes, _ = check_node_features(where, x, self.channels, dtype)
         num_edges = check_edge_index(where, edge_index, num_nodes)
         if self.lin_edge is not None:
             if edge_attr is None:
                 raise ValueError(f"{where}: expected edge_attr of shape (E={num_edges}, D={self.edge_dim}), got None")
             check_shapes(where, edge_attr=(edge_attr, "E D"), E=num_edges, D=self.edge_dim)
-            edge_term = self.lin_edge(edge_attr.to(x.dtype))
+            check_dtype(where, dtype, edge_attr=edge_attr)
+            edge_term = self.lin_edge(edge_attr)
         elif edge_attr is not None:
             raise ValueError(f"{where}: got edge_attr but the layer was built with edge_dim=0")
         else:
@@ -155,12 +171,10 @@ class MPNNConv(MessagePassing):
                     f"{where}: expected node_attr of shape (V={num_nodes}, A={self.node_attr_dim}), got None"
                 )
             check_shapes(where, node_attr=(node_attr, "V A"), V=num_nodes, A=self.node_attr_dim)
-            node_attr = node_attr.to(x.dtype)
+            check_dtype(where, dtype, node_attr=node_attr)
         elif node_attr is not None:
             raise ValueError(f"{where}: got node_attr but the layer was built with node_attr_dim=0")
-        steps = self.num_layers if num_steps is None else num_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"{where}: expected num_steps to be a non-negative integer, got {num_steps!r}")
+        steps = check_num_steps(where, num_steps, self.num_layers)
 
         h = pad_features(x, self.channels)
         c = torch.zeros_like(h) if self.update_kind == "lstm" else None

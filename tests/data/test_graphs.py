@@ -1,4 +1,5 @@
-"""Tests of memnets.data.graphs: ground truth against slow reference algorithms, encodings, seeding."""
+"""Tests of memnets.data.graphs: ground truth against slow reference algorithms and networkx, encodings,
+seeding, argument validation."""
 
 from __future__ import annotations
 
@@ -156,3 +157,42 @@ def test_connectivity_labels_and_balance():
         labels.append(int(data.y))
     assert 15 <= sum(labels) <= 45
     assert int(connectivity_graph(12, connected=False, seed=0).y) == 0
+
+
+# ---------------------------------------------------------------------------- argument validation
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: bfs_graph(0), ValueError, "n must be greater than zero, got 0"),
+    (lambda: bfs_graph(-3), ValueError, "n must be greater than zero, got -3"),
+    (lambda: bfs_graph(4.0), TypeError, "n should be of type int"),
+    (lambda: bfs_graph(8, p=2.0), ValueError, r"p in \[0.0, 1.0\], got 2.0"),
+    (lambda: bfs_graph(8, p=-0.1), ValueError, r"p in \[0.0, 1.0\]"),
+    (lambda: bellman_ford_graph(0), ValueError, "n must be greater than zero"),
+    (lambda: bellman_ford_graph(8, p=float("nan")), ValueError, "p in"),
+    (lambda: connectivity_graph(0), ValueError, "n must be greater than zero"),
+    (lambda: connectivity_graph(1, connected=False), ValueError, "no G.n=1.*is disconnected"),
+    (lambda: connectivity_graph(5, connected=True, p=0.0), ValueError, "is connected"),
+    (lambda: connectivity_graph(5, connected=False, p=1.0), ValueError, "is disconnected"),
+    (lambda: connectivity_graph(5, p=1.5), ValueError, "p in"),
+    (lambda: connectivity_graph(5, connected=1), TypeError, "connected"),
+    (lambda: graph_batch(bfs_graph, 0, torch.Generator(), n=4), ValueError, "count must be greater than zero"),
+    (lambda: graph_batch(bfs_graph, 2.0, torch.Generator(), n=4), TypeError, "count"),
+])
+def test_bad_generator_arguments_raise_at_once(call, error, match):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(error, match=match):
+        call()
+    assert time.perf_counter() - start < 0.5  # refused before any drawing (no 10,000 rejection draws)
+
+
+def test_one_node_graphs():
+    data = bfs_graph(1, seed=0)
+    assert data.num_nodes == 1 and data.predecessor_index.tolist() == [0] and data.edge_index.tolist() == [[0], [0]]
+    one = connectivity_graph(1, seed=0)
+    assert int(one.y) == 1 and one.edge_index.shape == (2, 0)
+    assert int(connectivity_graph(1, connected=True, seed=0).y) == 1
+    assert int(connectivity_graph(6, connected=True, p=1.0, seed=0).y) == 1  # possible labels still work
+    assert int(connectivity_graph(6, connected=False, p=0.0, seed=0).y) == 0

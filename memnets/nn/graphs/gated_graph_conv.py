@@ -2,18 +2,25 @@ r"""The gated graph convolution of GGNN: typed, directed edges and a GRU node up
 
 from __future__ import annotations
 
-import math
-
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv import MessagePassing
 
-from memnets._checks import check_shapes
-from memnets.nn.cells import GRUCell
-from memnets.nn.graphs._common import check_aggr, check_edge_index, check_node_features, pad_features
+from memnets._checks import check_dtype, check_positive_int, check_shapes
+from memnets.nn._init import uniform_
+from memnets.nn.graphs._common import (
+    check_aggr,
+    check_edge_index,
+    check_index_dtype,
+    check_index_range,
+    check_node_features,
+    check_num_steps,
+    pad_features,
+)
 from memnets.nn.graphs._sparse import TypedAdjacency, csr_matmul, typed_adjacency
+from memnets.nn.recurrent import GRUCell
 
 __all__ = ["GatedGraphConv"]
 
@@ -72,8 +79,9 @@ class GatedGraphConv(MessagePassing):
 
     Shapes:
         x: (V, F) with F ≤ C; edge_index: (2, E), row 0 the sources, row 1 the targets;
-        edge_type: (E,) integers in [0, K) (may be ``None`` when K = 1); edge_weight: (E,);
-        output: (V, C). Parameters: ``weight`` (S, K', C, C) with S = 1 (shared) or T and
+        edge_weight: (E,); edge_type: (E,) integers in [0, K) (may be ``None`` when K = 1);
+        output: (V, C). ``forward(x, edge_index, edge_weight=None, edge_type=None)`` takes
+        its arguments in torch_geometric's order. Parameters: ``weight`` (S, K', C, C) with S = 1 (shared) or T and
         K' = K or 2K; ``rnn`` a `GRUCell` (C, C).
 
     Examples:
@@ -81,6 +89,10 @@ class GatedGraphConv(MessagePassing):
         >>> x = torch.randn(5, 4)
         >>> edge_index = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
         >>> h = conv(x, edge_index, edge_type=torch.tensor([0, 1, 0, 1]))   # (5, 16)
+
+    Inputs must have the dtype of the layer's parameters (``x`` and ``edge_weight``);
+    another dtype raises ``ValueError`` naming both (convert with ``conv.double()`` or
+    ``x.float()``).
     """
 
     def __init__(
@@ -95,10 +107,8 @@ class GatedGraphConv(MessagePassing):
         share_weights: bool = True,
         checkpoint_update: bool = True,
     ) -> None:
-        for name, value in (("out_channels", out_channels), ("num_layers", num_layers),
-                            ("num_edge_types", num_edge_types)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"GatedGraphConv: expected {name} to be a positive integer, got {value!r}")
+        check_positive_int("GatedGraphConv", out_channels=out_channels, num_layers=num_layers,
+                           num_edge_types=num_edge_types)
         super().__init__(aggr=check_aggr("GatedGraphConv", aggr))
         self.out_channels = out_channels
         self.num_layers = num_layers
@@ -115,8 +125,7 @@ class GatedGraphConv(MessagePassing):
     def reset_parameters(self) -> None:
         """Weights from $\\mathcal{U}(-1/\\sqrt{C}, 1/\\sqrt{C})$ (torch_geometric's ``uniform``), GRU as torch."""
         super().reset_parameters()
-        bound = 1.0 / math.sqrt(self.out_channels)
-        nn.init.uniform_(self.weight, -bound, bound)
+        uniform_(self, self.out_channels, recurse=False)  # the propagation weights; the GRU draws its own
         self.rnn.reset_parameters()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -128,30 +137,24 @@ class GatedGraphConv(MessagePassing):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _typed_edges(
-        self, edge_index: Tensor, edge_type: Tensor | None, edge_weight: Tensor | None, x: Tensor
+        self, edge_index: Tensor, edge_weight: Tensor | None, edge_type: Tensor | None, x: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         where = "GatedGraphConv"
         num_edges = check_edge_index(where, edge_index, x.size(0))
+        if edge_weight is not None:
+            check_shapes(where, edge_weight=(edge_weight, "E"), E=num_edges)
+            check_dtype(where, self.weight.dtype, edge_weight=edge_weight)
         if edge_type is None:
-            if self.num_edge_types > 1:
+            if self.num_edge_types > 1 and num_edges > 0:
                 raise ValueError(f"{where}: expected edge_type of shape (E={num_edges},) for "
                                  f"num_edge_types={self.num_edge_types}, got None")
             edge_type = torch.zeros(num_edges, dtype=torch.long, device=edge_index.device)
         else:
             check_shapes(where, edge_type=(edge_type, "E"), E=num_edges)
-            if edge_type.dtype not in (torch.int64, torch.int32):
-                raise ValueError(f"{where}: expected an integer edge_type, got dtype {edge_type.dtype}")
-            if num_edges > 0 and not torch.compiler.is_compiling() and (int(edge_type.min()) < 0 or int(edge_type.max()) >= self.num_edge_types):
-                raise ValueError(
-                    f"{where}: expected edge types in [0, {self.num_edge_types}), got values in "
-                    f"[{int(edge_type.min())}, {int(edge_type.max())}]"
-                )
+            check_index_dtype(where, "edge_type", edge_type)
+            check_index_range(where, "edge_type", edge_type, self.num_edge_types,
+                              f"for num_edge_types={self.num_edge_types}")
             edge_type = edge_type.long()
-        if edge_weight is not None:
-            check_shapes(where, edge_weight=(edge_weight, "E"), E=num_edges)
-            if not edge_weight.is_floating_point():
-                raise ValueError(f"{where}: expected a floating-point edge_weight, got dtype {edge_weight.dtype}")
-            edge_weight = edge_weight.to(x.dtype)
         source, target = edge_index.long()
         if self.add_reverse_edges:
             source, target = torch.cat([source, target]), torch.cat([target, source])
@@ -164,8 +167,8 @@ class GatedGraphConv(MessagePassing):
         self,
         x: Tensor,
         edge_index: Tensor,
-        edge_type: Tensor | None = None,
         edge_weight: Tensor | None = None,
+        edge_type: Tensor | None = None,
         *,
         num_steps: int | None = None,
     ) -> Tensor:
@@ -174,26 +177,27 @@ class GatedGraphConv(MessagePassing):
         Args:
             x: node annotations (V, F), F ≤ C.
             edge_index: (2, E) sources and targets.
-            edge_type: (E,) edge types in [0, K); ``None`` is type 0 (K = 1 only).
             edge_weight: (E,) multiplies each message (``None``: 1).
+            edge_type: (E,) edge types in [0, K); ``None`` is type 0 (K = 1 only).
             num_steps: overrides T (shared weights only).
 
         Returns:
             The node states $h^{(T)}$, (V, C).
 
         Raises:
-            ValueError: on a wrong shape or dtype, an out-of-range node index or edge type,
-                F > C, or ``num_steps`` with per-step weights.
+            ValueError: on a wrong shape, a dtype other than the parameters' (``x``,
+                ``edge_weight``), a non-integer ``edge_index`` or ``edge_type``, an
+                out-of-range node index or edge type, F > C, or ``num_steps`` with
+                per-step weights.
+            TypeError: ``num_steps`` is not an int.
         """
         where = "GatedGraphConv"
-        num_nodes, _ = check_node_features(where, x, self.out_channels)
-        steps = self.num_layers if num_steps is None else num_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"{where}: expected num_steps to be a non-negative integer, got {num_steps!r}")
+        num_nodes, _ = check_node_features(where, x, self.out_channels, self.weight.dtype)
+        steps = check_num_steps(where, num_steps, self.num_layers)
         if not self.share_weights and steps != self.num_layers:
             raise ValueError(f"{where}: per-step weights allow exactly num_layers={self.num_layers} steps, "
                              f"got num_steps={steps}")
-        source, target, edge_type, edge_weight = self._typed_edges(edge_index, edge_type, edge_weight, x)
+        source, target, edge_type, edge_weight = self._typed_edges(edge_index, edge_weight, edge_type, x)
         types = self.weight.size(1)
         slot = source * types + edge_type  # the typed sender u·K + k of every edge
         size = (num_nodes * types, num_nodes)
