@@ -60,9 +60,9 @@ def time_it(fn: Callable[[], None], repeats: int, sync: Callable[[], None]) -> t
 def per_node_forward(model: ChildSumTreeLSTM, x: torch.Tensor, children: list[list[int]], roots: list[int]):
     """Evaluate every tree node by node, recursing into the children first."""
     hidden = model.hidden_size
-    w = model.weight_ih.index_select(0, model._iuof)
-    b = (model.bias_ih + model.bias_hh).index_select(0, model._iuof)
-    u = model.weight_hh.index_select(0, model._iuof)
+    w = model.weight_ih.index_select(0, model._update_rows)
+    b = (model.bias_ih + model.bias_hh).index_select(0, model._update_rows)
+    u = model.weight_hh.index_select(0, model._update_rows)
     u_iuo, u_f = u[: 3 * hidden], u[3 * hidden:]
 
     def node(j: int):

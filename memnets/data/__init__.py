@@ -72,25 +72,23 @@ __all__ += [
     "split_text",
 ]
 
-# Trees: level schedules, builders, and the ListOps and arithmetic tasks (gold trees + strings).
+# Trees: builders, and the ListOps and arithmetic tasks (gold trees + strings). The level
+# schedule that evaluates a forest is model-side: memnets.nn.trees.
 from memnets.data.trees import (  # noqa: E402
     ARITHMETIC_SEQUENCE_VOCAB,
     ARITHMETIC_VOCAB,
     LISTOPS_OPERATORS,
     LISTOPS_SEQUENCE_VOCAB,
     LISTOPS_VOCAB,
-    TreeSchedule,
     TreeTaskBatch,
     arithmetic_batch,
-    attach_schedule,
     balanced_binary_tree,
     chain_tree,
-    collate_trees,
+    forest_from_parents,
     listops_batch,
     listops_value,
     tree_from_nested,
     tree_from_string,
-    tree_schedule,
 )
 
 __all__ += [
@@ -100,18 +98,15 @@ __all__ += [
     "LISTOPS_OPERATORS",
     "LISTOPS_SEQUENCE_VOCAB",
     "LISTOPS_VOCAB",
-    "TreeSchedule",
     "TreeTaskBatch",
     "arithmetic_batch",
-    "attach_schedule",
     "balanced_binary_tree",
     "chain_tree",
-    "collate_trees",
+    "forest_from_parents",
     "listops_batch",
     "listops_value",
     "tree_from_nested",
     "tree_from_string",
-    "tree_schedule",
 ]
 
 # Graph-algorithm tasks: networkx graphs and ground truth as torch_geometric data.

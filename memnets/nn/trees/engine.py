@@ -1,0 +1,126 @@
+r"""The batching engine of the tree family: a recursive update evaluated level by level.
+
+A recursive network computes a node's state from its own input and its children's
+states, $h_j = f(x_j, \{h_k\}_{k \in C(j)})$. All nodes of the same height (leaves 0)
+depend only on lower levels, so each level, across every tree of a batch, is *one* call
+of the update: concatenate the blocks of children's states that lower levels handed to
+this level, sum them per parent with ``index_add`` (or lay them out by child slot for the
+N-ary models), apply the update, and split the new states (views) into the blocks that
+later levels will read. No in-place writes, so autograd sees a plain graph, and no gather
+from the states of the whole forest, so the backward pass does O(V) work, not
+O(V × levels). A batch costs one update per level instead of one per node -- the idea
+of TensorFlow Fold's dynamic batching (Looks et al. 2017) and DGL's topological message
+passing. The per-level index tensors come precomputed with the batch (`TreeSchedule`).
+
+`LevelBatched` is the base class of every model of the family; a model says how it
+projects the inputs of all nodes at once (`LevelBatched._project`) and how one level is
+updated from its children (`LevelBatched._level`).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Generic, NamedTuple, Sequence, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from memnets._checks import check_dtype, check_floating, check_shapes
+from memnets.nn.trees.schedule import TreeSchedule, as_schedule
+
+__all__ = ["LevelBatched", "LevelEdges"]
+
+#: What a model's `LevelBatched._project` hands to each level (its input projection).
+LevelInput = TypeVar("LevelInput")
+#: Per-forward weights a model prepares once and every level reads.
+Weights = TypeVar("Weights")
+
+
+class LevelEdges(NamedTuple):
+    """The child → parent edges into one level, in the order the children's states arrive.
+
+    Attributes:
+        parent: (E,) the row of each edge's parent within the level.
+        slot: (E,) each edge's child slot (its position among its siblings).
+    """
+
+    parent: Tensor
+    slot: Tensor
+
+
+def check_arity(where: str, arity: int, schedule: TreeSchedule) -> None:
+    """``ValueError`` if a child sits in a slot ≥ ``arity`` (a node with too many children)."""
+    if schedule.max_slot > arity:
+        raise ValueError(f"{where}: expected at most arity={arity} children per node (child slots "
+                         f"0..{arity - 1}), got a child in slot {schedule.max_slot - 1}")
+
+
+class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMeta):
+    """Evaluates a recursive update over a forest level by level (the base of every tree model).
+
+    Subclasses set ``num_states`` (1 for ``h``, 2 for an LSTM's ``(h, c)``) and implement
+
+    * ``_project(x, sizes) -> (inputs, weights)``: the input projection of all nodes at
+      once (``x`` in level order), cut into one entry per level of the given sizes, and
+      the weights every level reads (for example rows permuted into the update's order);
+    * ``_level(inputs, children, edges, weights) -> states``: one level's update from its
+      inputs and its children's states (one row per edge, in the order of ``edges``).
+
+    The states are computed in the dtype of ``weight_hh``; inputs of another dtype are
+    refused (`memnets._checks.check_dtype`).
+    """
+
+    num_states = 1
+    hidden_size: int
+    input_size: int
+    weight_hh: Tensor
+
+    @abc.abstractmethod
+    def _project(self, x: Tensor, sizes: list[int]) -> tuple[Sequence[LevelInput], Weights]:
+        """The input projections of every level, and the weights of this forward pass."""
+
+    @abc.abstractmethod
+    def _level(self, inputs: LevelInput, children: tuple[Tensor, ...], edges: LevelEdges,
+               weights: Weights) -> tuple[Tensor, ...]:
+        """One level's update from its inputs and its children's states."""
+
+    def _check_schedule(self, schedule: TreeSchedule) -> None:
+        """Hook for models with a limited arity."""
+
+    def _propagate(self, x: Tensor, tree: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Every node's hidden state (node order) and every state of the roots."""
+        name = type(self).__name__
+        dims = check_shapes(name, x=(x, "V F"), F=self.input_size)
+        check_floating(name, x=x)
+        check_dtype(name, self.weight_hh.dtype, x=x)
+        schedule = as_schedule(tree, dims["V"], name).to(x.device)
+        self._check_schedule(schedule)
+        num_levels, ptr = schedule.num_levels, schedule.node_ptr
+        empty = x.new_zeros(0, self.hidden_size)
+        if num_levels == 0:
+            return empty, tuple(empty for _ in range(self.num_states))
+        # Level order (permuting x, the narrowest tensor), then the input projection of all
+        # nodes at once, cut into one view per level (a split: its backward is one cat).
+        sizes = [ptr[k + 1] - ptr[k] for k in range(num_levels)]
+        inputs, weights = self._project(x.index_select(0, schedule.order), sizes)
+        inbox: list[list[list[Tensor]]] = [[[] for _ in range(self.num_states)] for _ in range(num_levels)]
+        outputs: list[list[Tensor]] = [[] for _ in range(self.num_states)]
+        for level, (_, _, edge_start, edge_end) in enumerate(schedule.levels()):
+            children = tuple(blocks[0] if len(blocks) == 1 else torch.cat(blocks) if blocks else empty
+                             for blocks in inbox[level])
+            edges = LevelEdges(schedule.parent[edge_start:edge_end], schedule.slot[edge_start:edge_end])
+            new = self._level(inputs[level], children, edges, weights)
+            blocks_out = schedule.outflow[level]
+            for k, state in enumerate(new):
+                outputs[k].append(state)
+                pieces = torch.split(state, [rows for _, rows in blocks_out]) if len(blocks_out) > 1 else (state,)
+                for (consumer, _), piece in zip(blocks_out, pieces):
+                    if consumer < num_levels:
+                        inbox[consumer][k].append(piece)
+            inbox[level] = []
+        states = [torch.cat(out) for out in outputs]
+        roots = tuple(s.index_select(0, schedule.root_position) for s in states)
+        return states[0].index_select(0, schedule.position), roots
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
