@@ -50,8 +50,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from memnets.data.bits import BATCH_DIMS, copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
 from memnets.training import TrainConfig, fit
-from memnets.training.bits import BitTask
 from memnets.training.distributed import run_processes
+from tasks._bits import BitTask
 
 #: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
 _IN, _OUT = 9, 8

@@ -64,12 +64,15 @@ from memnets.training import (EVAL_SEED, NonFiniteLossError, Task, TrainConfig, 
 from memnets.training.checkpoint import check_run_directory
 from memnets.training.config import build_parser
 
-__all__ = ["HARNESS_READY", "TaskConfig", "parse", "run", "usage_error", "evaluation_generator", "print_table"]
+__all__ = ["EVAL_BATCH", "HARNESS_READY", "TaskConfig", "parse", "run", "usage_error", "evaluation_generator", "print_table"]
 
 #: The API below is complete and stable: task scripts may build on it.
 HARNESS_READY = True
 
 C = TypeVar("C", bound=TrainConfig)
+
+#: Examples per forward pass in every evaluation (periodic and final), in every task.
+EVAL_BATCH = 250
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130

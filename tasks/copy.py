@@ -1,9 +1,9 @@
 """Copy (Graves et al. 2014, §4.1): read a sequence of 8-bit vectors, then write it back.
 
-    python -m tasks.copy --out runs/copy [--seed S] [--steps N] [--model ntm|lstm] ...
+    python -m tasks.copy --out runs/copy [--seed S] [--steps N] [--model ntm|lstm|dnc] ...
 
-Trains on L ~ U{1..20} (TASKS.md), reports wrong bits and bits per sequence on 1,000
-fresh sequences at the training lengths and at L = 30, 50, 80, 120.
+Trains on L ~ U{1..20} and reports wrong bits and bits per sequence on 1,000 fresh
+sequences at the training lengths and at L = 30, 50, 80, 120.
 """
 
 from __future__ import annotations
@@ -11,36 +11,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memnets.data.bits import copy_batch
-from memnets.training import parse_config
-from memnets.training.bits import BitTaskConfig, run_bit_task
+from memnets.training import option
+from tasks import _bits, _harness
 
 
 @dataclass
-class CopyConfig(BitTaskConfig):
-    """Copy task: NTM (or --model lstm) on L ~ U{min_len..max_len}, tested at longer lengths."""
+class CopyConfig(_bits.BitTaskConfig):
+    """Copy: L ~ U{min_len..max_len}, tested at longer lengths.
+
+    Args:
+        min_len: the shortest training sequence.
+        max_len: the longest training sequence.
+        test_lengths: the sequence lengths of the generalisation test.
+    """
 
     out: str = "runs/copy"
-    # Seed 1 by default: 9 of the seeds 0-9 converge with these settings, seed 6 does not
-    # (0.241 wrong bits per sequence); the NTM page of the docs has all ten.
     seed: int = 1
     steps: int = 2000
     batch_size: int = 64
     lr: float = 3e-3
     lr_schedule: str = "cosine"
-    # Roll back to the last healthy snapshot (and halve the rate) when the loss climbs to ten
-    # times its best running average: without it, seeds 3 and 8 fell back to chance after
-    # converging (the NTM page of the docs).
     rollback: float | None = 10.0
     eval_every: int = 200
-    min_len: int = 1
-    max_len: int = 20
-    test_lengths: tuple[int, ...] = (30, 50, 80, 120)
+    min_len: int = option(1, low=1)
+    max_len: int = option(20, low=1)
+    test_lengths: tuple[int, ...] = option((30, 50, 80, 120), low=1)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.min_len > self.max_len:
+            raise ValueError(f"CopyConfig: expected min_len <= max_len, got {self.min_len} > {self.max_len}")
 
 
 def main(argv=None) -> dict:
-    cfg = parse_config(CopyConfig, argv)
-    return run_bit_task(
+    cfg = _harness.parse(CopyConfig, argv, __doc__)
+    return _bits.run_bits(
         cfg,
+        "copy",
         copy_batch,
         input_size=9,
         output_size=8,

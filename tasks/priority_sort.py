@@ -3,9 +3,8 @@
     python -m tasks.priority_sort --out runs/priority_sort [--seed S] [--steps N] ...
 
 20 vectors of 8 random bits with priorities ~ U[-1, 1]; the target is the 16
-highest-priority vectors in order (TASKS.md). Graves 2014 used 2 read and 2 write heads
-(here ``--num-read-heads``/``--num-write-heads``, default 2) and reports about 18-20
-bits per sequence after 1M sequences.
+highest-priority vectors in order. Graves et al. used 2 read and 2 write heads (here
+``--num-read-heads``/``--num-write-heads``, default 2).
 """
 
 from __future__ import annotations
@@ -13,13 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memnets.data.bits import priority_sort_batch
-from memnets.training import parse_config
-from memnets.training.bits import BitTaskConfig, run_bit_task
+from memnets.training import option
+from tasks import _bits, _harness
 
 
 @dataclass
-class PrioritySortConfig(BitTaskConfig):
-    """Priority sort: 20 inputs, the 16 of highest priority as output."""
+class PrioritySortConfig(_bits.BitTaskConfig):
+    """Priority sort: num_inputs inputs, the num_outputs of highest priority as output.
+
+    Args:
+        num_inputs: vectors to read.
+        num_outputs: vectors to write back (at most num_inputs).
+    """
 
     out: str = "runs/priority_sort"
     steps: int = 10000
@@ -28,14 +32,21 @@ class PrioritySortConfig(BitTaskConfig):
     eval_every: int = 500
     num_read_heads: int = 2
     num_write_heads: int = 2
-    num_inputs: int = 20
-    num_outputs: int = 16
+    num_inputs: int = option(20, low=1)
+    num_outputs: int = option(16, low=1)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_outputs > self.num_inputs:
+            raise ValueError(f"PrioritySortConfig: expected num_outputs <= num_inputs, got {self.num_outputs} > "
+                             f"{self.num_inputs}")
 
 
 def main(argv=None) -> dict:
-    cfg = parse_config(PrioritySortConfig, argv)
-    return run_bit_task(
+    cfg = _harness.parse(PrioritySortConfig, argv, __doc__)
+    return _bits.run_bits(
         cfg,
+        "priority_sort",
         priority_sort_batch,
         input_size=10,
         output_size=8,

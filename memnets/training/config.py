@@ -185,7 +185,7 @@ class TrainConfig:
     progress: bool = option(True)
     threads: int | None = option(None, low=1)
     compile: bool = option(False)
-    amp: str | None = option(None, choices=tuple(AMP_DTYPES))
+    amp: str | None = option(None, choices=tuple(k for k in AMP_DTYPES if k is not None))
     tensorboard: bool = option(False)
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-__all__ = ["read_jsonl", "plot_learning_curve", "plot_sequence", "used_slots"]
+__all__ = ["read_jsonl", "plot_learning_curve", "plot_sequence", "sequence_figure", "used_slots"]
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -125,8 +125,7 @@ def _label_slots(set_ticks, slots: Tensor) -> None:
     set_ticks([0, len(slots) - 1], [str(int(slots[0])), str(int(slots[-1]))], fontsize=7)
 
 
-def plot_sequence(
-    png_path: str | os.PathLike,
+def sequence_figure(
     inputs: Tensor,
     targets: Tensor,
     outputs: Tensor,
@@ -134,11 +133,10 @@ def plot_sequence(
     read_weights: Tensor | None = None,
     memory: Tensor | None = None,
     title: str | None = None,
-) -> None:
+):
     """One sequence as in the NTM paper's figures: input, target, output, head weightings, memory.
 
     Args:
-        png_path: where to save the figure.
         inputs: (T, C_in) input bits.
         targets: (T, C_out) target bits.
         outputs: (T, C_out) output probabilities.
@@ -146,6 +144,9 @@ def plot_sequence(
         read_weights: (T, N) the first read head's weighting at each step, or None.
         memory: (N, W) the memory after the last step, or None.
         title: the figure's title.
+
+    Returns:
+        The matplotlib figure (the caller saves or logs it, then closes it).
     """
     heads = [w for w in (write_weights, read_weights) if w is not None]
     slots = used_slots(heads) if heads else None
@@ -170,5 +171,20 @@ def plot_sequence(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_sequence(
+    png_path: str | os.PathLike,
+    inputs: Tensor,
+    targets: Tensor,
+    outputs: Tensor,
+    write_weights: Tensor | None = None,
+    read_weights: Tensor | None = None,
+    memory: Tensor | None = None,
+    title: str | None = None,
+) -> None:
+    """Save `sequence_figure` of one sequence to ``png_path`` (the same arguments after it)."""
+    fig = sequence_figure(inputs, targets, outputs, write_weights, read_weights, memory, title)
     fig.savefig(png_path, dpi=110)
     plt.close(fig)

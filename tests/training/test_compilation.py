@@ -227,12 +227,12 @@ def test_compiled_sequence_model_matches_eager_and_reuses_its_step(kind):
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
-def test_compile_steps_finds_the_lstm_inside_the_lstm_baseline():
-    from memnets.nn.baselines import LSTMBaseline
+def test_compile_steps_finds_the_lstm_inside_the_sequence_model():
+    from memnets import SequenceToSequence
 
     torch.manual_seed(0)
-    eager = LSTMBaseline(4, 3, hidden_size=6, num_layers=2)
-    compiled = LSTMBaseline(4, 3, hidden_size=6, num_layers=2)
+    eager = SequenceToSequence(4, 6, 3, cell="lstm", num_layers=2)
+    compiled = SequenceToSequence(4, 6, 3, cell="lstm", num_layers=2)
     compiled.load_state_dict(eager.state_dict())
     names = compile_steps(compiled, backend="aot_eager")
     assert names == [name for name, m in compiled.named_modules() if type(m).__name__ == "LSTM"]

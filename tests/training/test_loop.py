@@ -15,6 +15,7 @@ import memnets
 from memnets.nn.registry import register_model
 from memnets.training import (
     GravesRMSprop,
+    GuardConfig,
     LearningRateDrop,
     NonFiniteLossError,
     Rollback,
@@ -23,6 +24,7 @@ from memnets.training import (
     TrainConfig,
     fit,
     load_checkpoint,
+    make_guards,
     make_optimizer,
     parse_config,
     step_generator,
@@ -92,7 +94,12 @@ def _config(tmp_path, **overrides):
     base = dict(out=str(tmp_path / "run"), steps=20, batch_size=8, eval_every=5, checkpoint_every=5,
                 log_every=1, progress=False, device="cpu", lr=1e-2)
     base.update(overrides)
-    return TrainConfig(**base)
+    return GuardConfig(**base)
+
+
+def _fit(model, task, cfg):
+    """`fit` with the guards the config turns on, as the task harness calls it."""
+    return fit(model, task, cfg, guards=make_guards(cfg))
 
 
 def _model(seed=0):
@@ -102,7 +109,7 @@ def _model(seed=0):
 
 def test_fit_learns_writes_files_and_load_rebuilds(tmp_path):
     cfg = _config(tmp_path, steps=200, eval_every=50)
-    result = fit(_model(), _LinearTask(), cfg)
+    result = _fit(_model(), _LinearTask(), cfg)
     assert result.step == 200
     assert result.last_eval["mse"] < 0.1
     out = tmp_path / "run"
@@ -117,17 +124,17 @@ def test_fit_learns_writes_files_and_load_rebuilds(tmp_path):
 
 
 def test_checkpoint_loads_with_weights_only(tmp_path):
-    fit(_model(), _LinearTask(), _config(tmp_path, steps=5))
+    _fit(_model(), _LinearTask(), _config(tmp_path, steps=5))
     checkpoint = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert checkpoint["model"] == {"class": "_Regressor", "kwargs": {"size": 4, "hidden": 8, "dropout": 0.1}}
     assert checkpoint["step"] == 5
 
 
 def test_resume_continues_bit_for_bit(tmp_path):
-    straight = fit(_model(), _LinearTask(), _config(tmp_path / "a", steps=20))
-    fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=10))
+    straight = _fit(_model(), _LinearTask(), _config(tmp_path / "a", steps=20))
+    _fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=10))
     task = _LinearTask()
-    resumed = fit(_model(seed=123), task, _config(tmp_path / "b", steps=20, resume=True))
+    resumed = _fit(_model(seed=123), task, _config(tmp_path / "b", steps=20, resume=True))
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     assert task.evaluations == 4  # two before the checkpoint, restored from task state, two after
@@ -154,27 +161,27 @@ def test_spike_guard_skips_outliers_and_follows_lasting_changes():
     off = SpikeGuard(None)
     assert not any(off.check(x) for x in (1.0, 1e6, 1e12)) and off.limit() == float("inf")
     with pytest.raises(ValueError, match="skip_spikes"):
-        TrainConfig(skip_spikes=0.0)
+        GuardConfig(skip_spikes=0.0)
 
 
 def test_skipped_spike_leaves_parameters_unchanged(tmp_path):
-    spiked = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", steps=31, skip_spikes=5.0))
-    before = fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=30, skip_spikes=5.0))
+    spiked = _fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", steps=31, skip_spikes=5.0))
+    before = _fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=30, skip_spikes=5.0))
     for p, q in zip(spiked.model.parameters(), before.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     records = [json.loads(x) for x in (tmp_path / "a" / "run" / "metrics.jsonl").read_text().splitlines()]
     skipped = {r["step"]: r["skipped"] for r in records if "skipped" in r}
     assert skipped[30] == 0 and skipped[31] == 1
     # Without the guard the same spike moves the parameters.
-    unguarded = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "c", steps=31))
+    unguarded = _fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "c", steps=31))
     assert any(not torch.equal(p, q) for p, q in zip(unguarded.model.parameters(), before.model.parameters()))
 
 
 def test_resume_restores_the_spike_guard(tmp_path):
     cfg = dict(steps=40, skip_spikes=5.0)
-    straight = fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", **cfg))
-    fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "b", **{**cfg, "steps": 25}))
-    resumed = fit(_model(seed=7), _LinearTask(spike_at=30), _config(tmp_path / "b", **cfg, resume=True))
+    straight = _fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "a", **cfg))
+    _fit(_model(), _LinearTask(spike_at=30), _config(tmp_path / "b", **{**cfg, "steps": 25}))
+    resumed = _fit(_model(seed=7), _LinearTask(spike_at=30), _config(tmp_path / "b", **cfg, resume=True))
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     strip = lambda path: [{k: v for k, v in json.loads(x).items() if k != "time"}  # noqa: E731
@@ -186,51 +193,51 @@ def test_resume_restores_the_spike_guard(tmp_path):
 def test_learning_rate_drop_fires_once_on_the_window_mean():
     drop = LearningRateDrop("wrong_bits", threshold=1.0, factor=0.3)
     for step in range(1, LearningRateDrop.WINDOW):
-        drop.update(step, {"wrong_bits": 0.0})
+        drop.observe(step, {"wrong_bits": 0.0})
     assert drop.scale == 1.0  # the window is not full yet
-    drop.update(LearningRateDrop.WINDOW, {"wrong_bits": 19.0})  # mean exactly 0.95
+    drop.observe(LearningRateDrop.WINDOW, {"wrong_bits": 19.0})  # mean exactly 0.95
     assert drop.dropped_at == LearningRateDrop.WINDOW and drop.scale == 0.3
-    drop.update(100, {"wrong_bits": 50.0})
+    drop.observe(100, {"wrong_bits": 50.0})
     assert drop.scale == 0.3  # once dropped, it stays
     copy = LearningRateDrop("wrong_bits", 1.0, 0.3)
     copy.load_state_dict(drop.state_dict())
     assert copy.scale == 0.3 and copy.dropped_at == drop.dropped_at
     high = LearningRateDrop("wrong_bits", 1.0, 0.3)
     for step in range(1, 100):
-        high.update(step, {"wrong_bits": 1.0})
+        high.observe(step, {"wrong_bits": 1.0})
     assert high.scale == 1.0
     with pytest.raises(ValueError, match="lr_drop_metric 'accuracy'.*'loss'"):
-        LearningRateDrop("accuracy", 1.0, 0.3).update(1, {"loss": 0.1, "mse": 0.1})
+        LearningRateDrop("accuracy", 1.0, 0.3).observe(1, {"loss": 0.1, "mse": 0.1})
     assert LearningRateDrop("loss", None, 0.3).scale == 1.0
     with pytest.raises(ValueError, match="lr_drop_factor"):
-        TrainConfig(lr_drop_factor=0.0)
+        GuardConfig(lr_drop_factor=0.0)
 
 
 def test_learning_rate_drop_in_fit_and_across_resume(tmp_path):
     cfg = dict(steps=40, lr_drop_below=1e9, lr_drop_metric="mse", lr_drop_factor=0.25)
-    straight = fit(_model(), _LinearTask(), _config(tmp_path / "a", **cfg))
+    straight = _fit(_model(), _LinearTask(), _config(tmp_path / "a", **cfg))
     lrs = {r["step"]: r["lr"] for r in straight.history if "lr" in r}
     window = LearningRateDrop.WINDOW
     assert all(lrs[s] == 1e-2 for s in range(1, window + 1))
     assert all(lrs[s] == pytest.approx(0.25e-2) for s in range(window + 1, 41))
-    fit(_model(), _LinearTask(), _config(tmp_path / "b", **{**cfg, "steps": 25}))
-    resumed = fit(_model(seed=5), _LinearTask(), _config(tmp_path / "b", **cfg, resume=True))
+    _fit(_model(), _LinearTask(), _config(tmp_path / "b", **{**cfg, "steps": 25}))
+    resumed = _fit(_model(seed=5), _LinearTask(), _config(tmp_path / "b", **cfg, resume=True))
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
 def test_rollback_fires_on_the_window_median_not_on_outliers():
     rollback = Rollback(4.0, every=10, lr_factor=0.5)
-    assert not rollback.update(100.0)  # no snapshot yet: never fires
+    assert not rollback.observe(100.0)  # no snapshot yet: never fires
     rollback = Rollback(4.0, every=10, lr_factor=0.5)
     rollback.take(0, {})
     for _ in range(Rollback.WARMUP):
-        assert not rollback.update(1.0)
+        assert not rollback.observe(1.0)
     assert rollback.reference() == pytest.approx(1.0)
-    assert not rollback.update(50.0) and not rollback.update(50.0)  # two outliers in five: median 1
-    assert not rollback.update(1.0) and not rollback.update(1.0) and not rollback.update(1.0)
-    assert not rollback.update(10.0) and not rollback.update(10.0)  # median still 1
-    assert rollback.update(10.0)  # three of five far above the average
+    assert not rollback.observe(50.0) and not rollback.observe(50.0)  # two outliers in five: median 1
+    assert not rollback.observe(1.0) and not rollback.observe(1.0) and not rollback.observe(1.0)
+    assert not rollback.observe(10.0) and not rollback.observe(10.0)  # median still 1
+    assert rollback.observe(10.0)  # three of five far above the average
     assert rollback.reference() == pytest.approx(1.0)  # the lowest average, not the current one
     assert not rollback.snapshot_due(0)  # not healthy: no snapshot at a due step
     snapshot = rollback.restore()
@@ -239,19 +246,19 @@ def test_rollback_fires_on_the_window_median_not_on_outliers():
     copy = Rollback(4.0)
     copy.load_state_dict(rollback.state_dict())
     assert copy.state_dict() == rollback.state_dict()
-    assert not Rollback(None).update(1e9)
+    assert not Rollback(None).observe(1e9)
     with pytest.raises(ValueError, match="rollback"):
-        TrainConfig(rollback=1.0)
+        GuardConfig(rollback=1.0)
     with pytest.raises(ValueError, match="rollback_lr_factor"):
-        TrainConfig(rollback=4.0, rollback_lr_factor=0.0)
+        GuardConfig(rollback=4.0, rollback_lr_factor=0.0)
 
 
 def test_rollback_restores_the_snapshot_in_fit_and_across_resume(tmp_path):
     # The parameters are thrown far off by the loss of step 63; the losses of steps 63-65 are
     # high, the median of five is high at step 65, and the run goes back to its snapshot of step 60.
     cfg = dict(rollback=4.0, rollback_every=10, lr=3e-3)
-    rolled = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "a", steps=65, **cfg))
-    before = fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=60, **cfg))
+    rolled = _fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "a", steps=65, **cfg))
+    before = _fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=60, **cfg))
     for p, q in zip(rolled.model.parameters(), before.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     events = [r for r in rolled.history if "rollback_to" in r]
@@ -260,24 +267,25 @@ def test_rollback_restores_the_snapshot_in_fit_and_across_resume(tmp_path):
     assert lrs[64] == pytest.approx(3e-3) and "grad_norm" not in [r for r in rolled.history if r.get("step") == 65
                                                                    and "loss" in r][0]
     # Without the rollback the run stays far off for a while.
-    unguarded = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "c", steps=65, lr=3e-3))
+    unguarded = _fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "c", steps=65, lr=3e-3))
     assert any(not torch.equal(p, q) for p, q in zip(unguarded.model.parameters(), before.model.parameters()))
     # The snapshot travels in the checkpoint: stopping at step 64 and resuming gives the same run.
-    straight = fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "d", steps=80, **cfg))
-    fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "e", steps=64, **cfg))
-    resumed = fit(_model(seed=3), _LinearTask(), _config(tmp_path / "e", steps=80, resume=True, **cfg))
+    straight = _fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "d", steps=80, **cfg))
+    _fit(_model(), _LinearTask(corrupt_at=62), _config(tmp_path / "e", steps=64, **cfg))
+    resumed = _fit(_model(seed=3), _LinearTask(), _config(tmp_path / "e", steps=80, resume=True, **cfg))
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     lrs = {r["step"]: r["lr"] for r in straight.history if "lr" in r}
     assert lrs[80] == pytest.approx(1.5e-3)
     checkpoint = torch.load(tmp_path / "e" / "run" / "model.pt", weights_only=True)
-    assert checkpoint["rollback"]["rollbacks"] == 1 and checkpoint["rollback"]["snapshot"]["step"] == 70
+    assert checkpoint["guards"]["rollback"]["rollbacks"] == 1
+    assert checkpoint["guards"]["rollback"]["snapshot"]["step"] == 70
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = _config(tmp_path, steps=20, checkpoint_every=5)
     with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
-        fit(_model(), _LinearTask(poison_at=7), cfg)
+        _fit(_model(), _LinearTask(poison_at=7), cfg)
     checkpoint = load_checkpoint(tmp_path / "run" / "model.pt")
     assert checkpoint["step"] == 5
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
@@ -286,13 +294,13 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_ctrl_c_writes_checkpoint_then_stops(tmp_path):
     cfg = _config(tmp_path, steps=50, checkpoint_every=100)
     with pytest.raises(KeyboardInterrupt):
-        fit(_model(), _LinearTask(interrupt_at=12), cfg)
+        _fit(_model(), _LinearTask(interrupt_at=12), cfg)
     assert load_checkpoint(tmp_path / "run" / "model.pt")["step"] == 12
 
 
 def test_unregistered_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="register_model"):
-        fit(nn.Linear(4, 1), _LinearTask(), _config(tmp_path))
+        _fit(nn.Linear(4, 1), _LinearTask(), _config(tmp_path))
 
 
 def test_load_refuses_foreign_files(tmp_path):
@@ -370,7 +378,7 @@ def test_adam_beta1_reaches_the_optimiser_and_is_checked(tmp_path):
     with pytest.raises(ValueError, match="adam_beta1"):
         TrainConfig(adam_beta1=-0.1)
     assert parse_config(TrainConfig, ["--adam-beta1", "0.98"]).adam_beta1 == 0.98
-    fit(_model(), _LinearTask(), _config(tmp_path, steps=2, adam_beta1=0.98))
+    _fit(_model(), _LinearTask(), _config(tmp_path, steps=2, adam_beta1=0.98))
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert tuple(saved["optimizer"]["param_groups"][0]["betas"]) == (0.98, 0.999)
 
@@ -383,7 +391,7 @@ def test_rmsprop_eps_reaches_the_optimiser_and_is_checked(tmp_path):
         TrainConfig(rmsprop_eps=0.0)
     assert TrainConfig().rmsprop_eps == 1e-8
     assert parse_config(TrainConfig, ["--rmsprop-eps", "1e-6"]).rmsprop_eps == 1e-6
-    fit(_model(), _LinearTask(), _config(tmp_path, steps=2, optimizer="rmsprop", rmsprop_eps=1e-6))
+    _fit(_model(), _LinearTask(), _config(tmp_path, steps=2, optimizer="rmsprop", rmsprop_eps=1e-6))
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert saved["optimizer"]["param_groups"][0]["eps"] == 1e-6
 

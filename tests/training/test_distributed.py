@@ -250,14 +250,14 @@ def test_torchrun_runs_a_task_script_unchanged(tmp_path):
                "--out", str(out), "--steps", "3", "--batch-size", "4", "--device", "cpu", "--log-every", "1",
                "--eval-sequences", "8", "--final-sequences", "8", "--test-lengths", "5", "--controller-size", "8", "--memory-size", "8",
                "--word-size", "4", "--no-plots", "--no-progress"]
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("ntm after 3 steps (12 sequences)") == 1  # printed by rank 0 only
+    assert done.stdout.count("ntm after 3 steps (12 examples)") == 1  # printed by rank 0 only
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
-    assert json.loads((out / "metrics.json").read_text())["sequences"] == 12
+    assert json.loads((out / "metrics.json").read_text())["examples"] == 12
     assert type(memnets.load(out / "model.pt")).__name__ == "NTM"
 
 
@@ -290,7 +290,7 @@ def test_torchrun_runs_sequence_tree_and_multi_model_task_scripts(tmp_path):
 
     script = tmp_path / "scripts.py"
     script.write_text(_SCRIPTS)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(script),
                            str(tmp_path)], cwd=root, env=env, capture_output=True, text=True, timeout=300)

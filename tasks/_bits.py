@@ -1,9 +1,11 @@
-"""The bit-sequence tasks (copy, repeat copy, associative recall, priority sort) as `Task` objects.
+"""What the bit-sequence task scripts share: the task object, the config, the models, the epilogue.
 
-A `BitTask` wraps one of the generators of `memnets.data.bits` for
-`fit`: it draws batches, computes the masked loss and both metrics
-of TASKS.md (bits per sequence, wrong bits per sequence), evaluates on a fixed set of
-fresh sequences, and optionally runs a length curriculum.
+A `BitTask` wraps one of the generators of `memnets.data.bits` for `fit`: it draws
+batches, computes the masked loss and both metrics (bits per sequence, wrong bits per
+sequence), evaluates on a fixed set of fresh sequences, optionally runs a length
+curriculum, and draws the sequence figure (the NTM's and the DNC's head weightings and
+memory) for TensorBoard. `run_bits` is the body of every bit-task script, on the
+shared harness (`tasks._harness`).
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import torch
 from torch import Tensor, nn
 
 from memnets.data.bits import BATCH_DIMS, BitBatch, bits_per_sequence, masked_bce_loss, wrong_bits_per_sequence
-from memnets.training.checkpoint import write_json
-from memnets.training.config import TrainConfig, resolve_device
-from memnets.training.distributed import is_main_process
-from memnets.training.loop import Task
+from memnets.training import GuardConfig, Task, option
+from memnets.training.plots import read_jsonl
+from tasks import _harness
 
-__all__ = ["BitTask", "BitTaskConfig", "CONVERGED_WRONG_BITS", "build_bit_model", "evaluate_bits",
-           "plot_bit_sequence", "run_bit_task"]
+__all__ = ["BitTask", "BitTaskConfig", "CONVERGED_WRONG_BITS", "MODELS", "build_bit_model", "evaluate_bits",
+           "plot_bit_sequence", "run_bits", "sequence_figure_of"]
 
 #: Collier & Beel (2018)'s criterion: converged when fewer than 0.1 wrong bits per
 #: sequence remain on 1,000 fresh sequences of the training distribution.
 CONVERGED_WRONG_BITS = 0.1
+
+#: The models of ``--model``.
+MODELS = ("ntm", "lstm", "dnc")
 
 
 @torch.no_grad()
@@ -34,7 +38,7 @@ def evaluate_bits(
     model: nn.Module,
     make_batch: Callable[..., BitBatch],
     num_sequences: int = 1000,
-    batch_size: int = 250,
+    batch_size: int = _harness.EVAL_BATCH,
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
@@ -69,12 +73,45 @@ def evaluate_bits(
     return {"wrong_bits": wrong / num_sequences, "bits": bits / num_sequences}
 
 
+@torch.no_grad()
+def sequence_figure_of(model: nn.Module, make_batch: Callable[..., BitBatch], device: torch.device | str = "cpu",
+                       **kwargs: Any):
+    """The figure of one fresh sequence (seed 0) through ``model``: inputs, targets, outputs
+    and, for a model with a ``trace`` (NTM, DNC), the first heads' weightings and the memory."""
+    from memnets.training.plots import sequence_figure
+
+    batch = make_batch(1, generator=torch.Generator().manual_seed(0), device=device, **kwargs)
+    length = int(batch.lengths[0])
+    inputs, targets = batch.inputs[:length, 0], batch.targets[:length, 0]
+    trace = getattr(model, "trace", None)
+    if not callable(trace):
+        logits, _ = model(batch.inputs[:length])
+        return sequence_figure(inputs, targets, torch.sigmoid(logits[:, 0]))
+    logits, states = trace(batch.inputs[:length])
+
+    def first_head(weights: Tensor) -> Tensor:  # (T, B, H, N) or (T, B, N) -> (T, N)
+        return weights[:, 0, 0] if weights.dim() == 4 else weights[:, 0]
+
+    return sequence_figure(inputs, targets, torch.sigmoid(logits[:, 0]), write_weights=first_head(states.write_weights),
+                           read_weights=first_head(states.read_weights), memory=states.memory[-1, 0])
+
+
+def plot_bit_sequence(model: nn.Module, make_batch: Callable[..., BitBatch], png_path: str | Path,
+                      device: torch.device | str = "cpu", **kwargs: Any) -> None:
+    """Save `sequence_figure_of` to ``png_path``."""
+    import matplotlib.pyplot as plt
+
+    figure = sequence_figure_of(model, make_batch, device, **kwargs)
+    figure.savefig(png_path, dpi=110)
+    plt.close(figure)
+
+
 class BitTask(Task):
     """A bit-sequence task for `fit`.
 
     Args:
         make_batch: the generator of `memnets.data.bits` (``copy_batch``, ...).
-        eval_sequences: fresh sequences per periodic evaluation (TASKS.md: 1,000).
+        eval_sequences: fresh sequences per periodic evaluation.
         curriculum: ``None``, or the name of the generator's "largest size" argument
             (e.g. ``"max_len"``) to grow: training starts at ``curriculum_start`` and the
             limit grows by one each time the training batches' wrong bits per sequence,
@@ -83,6 +120,8 @@ class BitTask(Task):
         curriculum_start: the first limit of the curriculum.
         curriculum_threshold: wrong bits per sequence that let the curriculum advance.
         curriculum_window: steps averaged before each curriculum decision.
+        plot_kwargs: arguments of ``make_batch`` for the sequence figure (default: the
+            training distribution).
         **kwargs: the training distribution, passed to ``make_batch``.
     """
 
@@ -97,11 +136,13 @@ class BitTask(Task):
         curriculum_start: int = 2,
         curriculum_threshold: float = 0.5,
         curriculum_window: int = 20,
+        plot_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         self.make_batch = make_batch
         self.kwargs = dict(kwargs)
         self.eval_sequences = eval_sequences
+        self.plot_kwargs = dict(plot_kwargs) if plot_kwargs is not None else dict(kwargs)
         self.curriculum_key = curriculum
         if curriculum is not None:
             if curriculum not in kwargs:
@@ -138,6 +179,9 @@ class BitTask(Task):
         return evaluate_bits(model, self.make_batch, self.eval_sequences, generator=generator, device=device,
                              **self.kwargs)
 
+    def figures(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
+        return {"sequence": sequence_figure_of(model, self.make_batch, device, **self.plot_kwargs)}
+
     def curriculum(self, step: int, metrics: dict[str, float]) -> None:
         if self.level is None or self.level >= self.curriculum_final:
             return
@@ -156,73 +200,80 @@ class BitTask(Task):
 
 
 @dataclass
-class BitTaskConfig(TrainConfig):
-    """Settings shared by the bit-task scripts: the training loop's, plus the model's.
+class BitTaskConfig(_harness.TaskConfig, GuardConfig):
+    """Settings shared by the bit-task scripts: the training loop's, the guards', the model's.
 
     Args:
-        model: ``"ntm"`` or ``"lstm"`` (the `LSTMBaseline`).
-        controller_size: NTM controller units.
-        memory_size: NTM memory slots N.
-        word_size: NTM word size W.
-        num_read_heads: NTM read heads.
+        model: ``"ntm"`` (`memnets.NTM`), ``"lstm"`` (`memnets.SequenceToSequence`, a
+            stacked LSTM with a linear read-out) or ``"dnc"`` (`memnets.DNC`).
+        controller_size: NTM/DNC controller units.
+        memory_size: NTM/DNC memory slots N.
+        word_size: NTM/DNC word size W.
+        num_read_heads: NTM/DNC read heads.
         num_write_heads: NTM write heads.
         shift_range: NTM shift range S (shifts -S..S).
         controller: NTM controller, ``"lstm"`` or ``"feedforward"``.
         memory_init: NTM memory initialisation, ``"constant"``, ``"learned"`` or ``"random"``.
         weighting_init: NTM initial weightings, ``"first_slot"`` or ``"random"``.
-        lstm_hidden_size: LSTM baseline units per layer.
-        lstm_layers: LSTM baseline layers.
+        lstm_hidden_size: LSTM units per layer.
+        lstm_layers: LSTM layers.
         eval_sequences: fresh sequences per periodic evaluation during training.
         final_sequences: fresh sequences per setting of the final evaluation written to
-            ``metrics.json`` (TASKS.md's criterion: 1,000), whatever ``eval_sequences`` is.
+            ``metrics.json``.
         curriculum: grow the task's size limit from small to the full range during training.
         curriculum_start: the size limit the curriculum starts at.
         curriculum_threshold: training wrong bits per sequence (mean of 20 steps) below
             which the curriculum raises the limit by one.
-        plots: save the learning curve and a sequence figure.
-        threads: CPU threads (default 1: the NTM's many small operations run fastest on
-            one thread; raise it for the LSTM baseline or large batches).
-        skip_spikes: the loop's outlier-step guard (`SpikeGuard`), on by default here
-            (factor 5): without it NTM runs on copy collapse back to chance after a
-            single outlying gradient (see the NTM page's results); ``None`` turns it off.
+        threads: CPU threads (the NTM's many small operations run fastest on one thread;
+            raise it for the LSTM or large batches).
+        skip_spikes: the outlier-step guard (`SpikeGuard`), on by default here (factor 5);
+            ``None`` turns it off.
     """
 
-    model: str = "ntm"
-    controller_size: int = 100
-    memory_size: int = 128
-    word_size: int = 20
-    num_read_heads: int = 1
-    num_write_heads: int = 1
-    shift_range: int = 1
-    controller: str = "lstm"
-    memory_init: str = "constant"
-    weighting_init: str = "first_slot"
-    lstm_hidden_size: int = 256
-    lstm_layers: int = 3
-    eval_sequences: int = 1000
-    final_sequences: int = 1000
-    curriculum: bool = False
-    curriculum_start: int = 2
-    curriculum_threshold: float = 0.5
-    plots: bool = True
+    model: str = option("ntm", choices=MODELS)
+    controller_size: int = option(100, low=1)
+    memory_size: int = option(128, low=1)
+    word_size: int = option(20, low=1)
+    num_read_heads: int = option(1, low=1)
+    num_write_heads: int = option(1, low=1)
+    shift_range: int = option(1, low=0)
+    controller: str = option("lstm", choices=("lstm", "feedforward"))
+    memory_init: str = option("constant", choices=("constant", "learned", "random"))
+    weighting_init: str = option("first_slot", choices=("first_slot", "random"))
+    lstm_hidden_size: int = option(256, low=1)
+    lstm_layers: int = option(3, low=1)
+    eval_sequences: int = option(1000, low=1)
+    final_sequences: int = option(1000, low=1)
+    curriculum: bool = option(False)
+    curriculum_start: int = option(2, low=1)
+    curriculum_threshold: float = option(0.5, low=0.0)
     threads: int | None = 1
     skip_spikes: float | None = 5.0
 
+    def validate(self) -> None:
+        super().validate()
+        if self.shift_range >= self.memory_size:
+            raise ValueError(f"{type(self).__name__}: expected shift_range below memory_size ({self.memory_size}), "
+                             f"got {self.shift_range}")
+
 
 def build_bit_model(cfg: BitTaskConfig, input_size: int, output_size: int) -> nn.Module:
-    """The model a `BitTaskConfig` names, seeded with ``cfg.seed``."""
-    from memnets.nn.baselines import LSTMBaseline
-    from memnets.nn.memory.ntm import NTM
+    """The model a `BitTaskConfig` names (the caller seeds torch first)."""
+    import memnets
 
-    torch.manual_seed(cfg.seed)
     if cfg.model == "ntm":
-        return NTM(input_size, output_size, controller_size=cfg.controller_size, memory_size=cfg.memory_size,
-                   word_size=cfg.word_size, num_read_heads=cfg.num_read_heads, num_write_heads=cfg.num_write_heads,
-                   shift_range=cfg.shift_range, controller=cfg.controller, memory_init=cfg.memory_init,
-                   weighting_init=cfg.weighting_init)
+        return memnets.NTM(input_size, output_size, controller_size=cfg.controller_size,
+                           memory_size=cfg.memory_size, word_size=cfg.word_size, num_read_heads=cfg.num_read_heads,
+                           num_write_heads=cfg.num_write_heads, shift_range=cfg.shift_range,
+                           controller=cfg.controller, memory_init=cfg.memory_init, weighting_init=cfg.weighting_init)
     if cfg.model == "lstm":
-        return LSTMBaseline(input_size, output_size, hidden_size=cfg.lstm_hidden_size, num_layers=cfg.lstm_layers)
-    raise ValueError(f"build_bit_model: expected model 'ntm' or 'lstm', got {cfg.model!r}")
+        return memnets.SequenceToSequence(input_size, cfg.lstm_hidden_size, output_size, cell="lstm",
+                                          num_layers=cfg.lstm_layers)
+    if cfg.model == "dnc":
+        return memnets.DNC(input_size, output_size, controller_size=cfg.controller_size,
+                           memory_size=cfg.memory_size, word_size=cfg.word_size,
+                           num_read_heads=cfg.num_read_heads, batch_first=False)
+    raise ValueError(f"build_bit_model: expected model in {MODELS}, got {cfg.model!r}")
 
 
 def _convergence(records: list[dict], batch_size: int) -> dict[str, Any]:
@@ -236,8 +287,9 @@ def _convergence(records: list[dict], batch_size: int) -> dict[str, Any]:
     }
 
 
-def run_bit_task(
+def run_bits(
     cfg: BitTaskConfig,
+    name: str,
     make_batch: Callable[..., BitBatch],
     input_size: int,
     output_size: int,
@@ -248,13 +300,15 @@ def run_bit_task(
 ) -> dict[str, Any]:
     """Train, evaluate and plot one bit task: the body of every bit-task script.
 
-    Trains ``cfg.model`` with `fit`, evaluates both metrics on
-    ``cfg.final_sequences`` fresh sequences of the training distribution and of every
-    generalisation setting, writes ``metrics.json``, prints the table and saves the
-    learning curve and a sequence figure.
+    Trains ``cfg.model`` with `fit`, evaluates both metrics on ``cfg.final_sequences``
+    fresh sequences of the training distribution (the setting ``"train"``) and of every
+    generalisation setting, writes ``metrics.json`` (with ``converged``: below
+    `CONVERGED_WRONG_BITS` on the training distribution, and when the periodic evaluation
+    first got there), prints the table and saves the learning curve and a sequence figure.
 
     Args:
         cfg: the script's config.
+        name: the task's name.
         make_batch: the task's generator from `memnets.data.bits`.
         input_size: input channels.
         output_size: output channels.
@@ -266,64 +320,24 @@ def run_bit_task(
     Returns:
         The dictionary written to ``metrics.json``.
     """
-    from memnets.training.loop import EVAL_SEED, fit
-    from memnets.training.plots import plot_learning_curve, read_jsonl
 
-    model = build_bit_model(cfg, input_size, output_size)
-    task = BitTask(make_batch, eval_sequences=cfg.eval_sequences,
-                   curriculum=curriculum_key if cfg.curriculum else None, curriculum_start=cfg.curriculum_start,
-                   curriculum_threshold=cfg.curriculum_threshold, **train_kwargs)
-    fit(model, task, cfg)
-    if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
-        return {}
-    device = resolve_device(cfg.device)
-    out = Path(cfg.out)
+    def build(cfg: BitTaskConfig) -> tuple[nn.Module, BitTask]:
+        task = BitTask(make_batch, eval_sequences=cfg.eval_sequences,
+                       curriculum=curriculum_key if cfg.curriculum else None, curriculum_start=cfg.curriculum_start,
+                       curriculum_threshold=cfg.curriculum_threshold, plot_kwargs=plot_kwargs, **train_kwargs)
+        return build_bit_model(cfg, input_size, output_size), task
 
-    def evaluate(kwargs: dict[str, Any], offset: int) -> dict[str, float]:
-        generator = torch.Generator().manual_seed(EVAL_SEED - 1 - offset)
-        return evaluate_bits(model, make_batch, cfg.final_sequences, generator=generator, device=device, **kwargs)
+    def evaluate(model: nn.Module, task: BitTask, setting: dict[str, Any], generator: torch.Generator,
+                 device: torch.device) -> dict[str, float]:
+        return evaluate_bits(model, make_batch, cfg.final_sequences, generator=generator, device=device,
+                             **(setting or train_kwargs))
 
-    results: dict[str, Any] = {
-        "model": cfg.model,
-        "seed": cfg.seed,
-        "steps": cfg.steps,
-        "sequences": cfg.steps * cfg.batch_size,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train": evaluate(train_kwargs, 0),
-        "generalisation": {name: evaluate(kw, i + 1) for i, (name, kw) in enumerate(generalisation.items())},
-    }
-    results["converged"] = results["train"]["wrong_bits"] < CONVERGED_WRONG_BITS
-    results.update(_convergence(read_jsonl(out / "metrics.jsonl"), cfg.batch_size))
-    write_json(out / "metrics.json", results)
+    def summary(results: dict[str, Any]) -> dict[str, Any]:
+        converged = results["evaluation"]["train"]["wrong_bits"] < CONVERGED_WRONG_BITS
+        return {"converged": converged, **_convergence(read_jsonl(Path(cfg.out) / "metrics.jsonl"), cfg.batch_size)}
 
-    print(f"\n{cfg.model} after {cfg.steps} steps ({results['sequences']} sequences), seed {cfg.seed}:")
-    print(f"  {'setting':<16}{'wrong bits/seq':>16}{'bits/seq':>12}")
-    rows = [("training", results["train"])] + list(results["generalisation"].items())
-    for name, r in rows:
-        print(f"  {name:<16}{r['wrong_bits']:>16.3f}{r['bits']:>12.3f}")
-    print(f"  converged (< {CONVERGED_WRONG_BITS} wrong bits/seq at training lengths): {results['converged']}")
+    def plot(model: nn.Module, task: BitTask, out: Path, device: torch.device) -> None:
+        plot_bit_sequence(model, make_batch, out / "sequence.png", device=device, **task.plot_kwargs)
 
-    if cfg.plots:
-        plot_learning_curve(out / "metrics.jsonl", out / "learning_curve.png", title=f"{out.name}: {cfg.model}")
-        plot_bit_sequence(model, make_batch, out / "sequence.png", device=device, **(plot_kwargs or train_kwargs))
-    return results
-
-
-@torch.no_grad()
-def plot_bit_sequence(model: nn.Module, make_batch: Callable[..., BitBatch], png_path, device="cpu",
-                      **kwargs: Any) -> None:
-    """Plot one fresh sequence through ``model``; for an NTM also its head weightings and memory."""
-    from memnets.training.plots import plot_sequence
-
-    batch = make_batch(1, generator=torch.Generator().manual_seed(0), device=device, **kwargs)
-    length = int(batch.lengths[0])
-    inputs, targets = batch.inputs[:length, 0], batch.targets[:length, 0]
-    trace = getattr(model, "trace", None)
-    if callable(trace):
-        logits, states = trace(batch.inputs[:length])
-        plot_sequence(png_path, inputs, targets, torch.sigmoid(logits[:, 0]),
-                      write_weights=states.write_weights[:, 0, 0], read_weights=states.read_weights[:, 0, 0],
-                      memory=states.memory[-1, 0])
-    else:
-        logits, _ = model(batch.inputs[:length])
-        plot_sequence(png_path, inputs, targets, torch.sigmoid(logits[:, 0]))
+    return _harness.run(cfg, build, {"train": {}, **generalisation}, evaluate, name, model_name=cfg.model,
+                        summary=summary, curve_metrics=("wrong_bits", "bits"), plot=plot)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from memnets.data.bits import copy_batch, masked_bce_loss
-from memnets.nn.baselines import LSTMBaseline
+from memnets import SequenceToSequence
 from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.memory.ntm import NTM
 
@@ -31,8 +31,8 @@ def test_the_meta_device_refuses_cpu_tensors_as_cuda_does():
         torch.zeros(3) + torch.zeros(3, device="meta")
 
 
-@pytest.mark.parametrize("make", [_small_ntm, lambda: LSTMBaseline(9, 8, hidden_size=8, num_layers=2)],
-                         ids=["NTM", "LSTMBaseline"])
+@pytest.mark.parametrize("make", [_small_ntm, lambda: SequenceToSequence(9, 8, 8, cell="lstm", num_layers=2)],
+                         ids=["NTM", "SequenceToSequence"])
 def test_sequence_models_stay_on_their_device(make):
     model = make().to("meta")
     batch = copy_batch(3, max_len=4, generator=torch.Generator().manual_seed(0), device="meta")
@@ -54,7 +54,7 @@ def test_cells_stay_on_their_device(cell):
 @pytest.mark.parametrize("amp", [None, "bf16"])
 def test_fit_trains_the_ntm_on_cuda(tmp_path, amp):
     from memnets.training import TrainConfig, fit
-    from memnets.training.bits import BitTask
+    from tasks._bits import BitTask
 
     cfg = TrainConfig(out=str(tmp_path / "run"), steps=3, batch_size=8, eval_every=3, log_every=1, progress=False,
                       device="cuda", amp=amp)
