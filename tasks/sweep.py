@@ -98,6 +98,17 @@ def parse_bars(items: list[str]) -> dict[str, float]:
     return bars
 
 
+def _setting(metrics: dict[str, Any], name: str) -> Any:
+    """One evaluation setting of a run: ``evaluation[name]`` (or the older layout's
+    ``train`` / ``generalisation[name]``)."""
+    evaluation = metrics.get("evaluation")
+    if isinstance(evaluation, dict) and name in evaluation:
+        return evaluation[name]
+    if name == "train":
+        return metrics.get("train")
+    return metrics.get("generalisation", {}).get(name)
+
+
 def _wrong_bits(entry: Any) -> float | None:
     if isinstance(entry, dict):
         entry = entry.get("wrong_bits")
@@ -119,7 +130,7 @@ def summarise(results: dict[Run, dict[str, Any] | None], bars: dict[str, float])
         was at or above `CONVERGED_WRONG_BITS`.
     """
     finished = {run: m for run, m in results.items() if m is not None}
-    train = {run: _wrong_bits(m.get("train")) for run, m in finished.items()}
+    train = {run: _wrong_bits(_setting(m, "train")) for run, m in finished.items()}
     converged = [run for run, w in train.items() if w is not None and w < CONVERGED_WRONG_BITS]
     exact = [run for run, w in train.items() if w == 0.0]
     fell_back = [
@@ -129,7 +140,7 @@ def summarise(results: dict[Run, dict[str, Any] | None], bars: dict[str, float])
     ]
     passed = {}
     for setting, bar in bars.items():
-        values = [_wrong_bits(m.get("generalisation", {}).get(setting)) for m in finished.values()]
+        values = [_wrong_bits(_setting(m, setting)) for m in finished.values()]
         passed[setting] = sum(1 for v in values if v is not None and v < bar)
     sequences = [m["sequences_to_convergence"] for m in finished.values() if m.get("sequences_to_convergence")]
     return {
@@ -153,8 +164,7 @@ def format_table(results: dict[Run, dict[str, Any] | None], bars: dict[str, floa
         if m is None:
             rows.append([run.capability, str(run.threads), str(run.seed), "did not finish"] + [""] * (len(header) - 4))
             continue
-        gen = m.get("generalisation", {})
-        cells = [_wrong_bits(m.get("train"))] + [_wrong_bits(gen.get(s)) for s in settings]
+        cells = [_wrong_bits(_setting(m, name)) for name in ("train", *settings)]
         worst = m.get("worst_wrong_bits_after_convergence")
         seqs = m.get("sequences_to_convergence")
         rows.append(

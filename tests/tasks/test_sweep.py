@@ -11,9 +11,9 @@ from tasks.sweep import Run, format_table, parse_bars, parse_seeds, summarise
 
 
 def _metrics(train, gen, converged_at=None, worst_after=None):
+    settings = {"train": train, **gen}
     return {
-        "train": {"wrong_bits": train, "bits": 0.0},
-        "generalisation": {name: {"wrong_bits": v, "bits": 0.0} for name, v in gen.items()},
+        "evaluation": {name: {"wrong_bits": v, "bits": 0.0} for name, v in settings.items()},
         "sequences_to_convergence": converged_at,
         "worst_wrong_bits_after_convergence": worst_after,
     }
@@ -50,6 +50,12 @@ def test_table_has_one_row_per_run_and_the_summary():
     assert "median sequences to convergence: 12,000" in table
     row = next(line for line in lines if line.split()[:3] == ["avx2", "1", "0"])
     assert row.split()[3:6] == ["0.25", "0.90", "4.00"]
+
+
+def test_the_older_metrics_layout_is_read_too():
+    old = {"train": {"wrong_bits": 0.0}, "generalisation": {"L=30": {"wrong_bits": 0.5}}}
+    s = summarise({Run(0, "default", 1): old}, {"L=30": 1.0})
+    assert s["converged"] == 1 and s["bars"] == {"L=30": 1}
 
 
 def test_empty_sweep_summary():
