@@ -1,3 +1,4 @@
+// MathJax 3, served by this site (assets/mathjax, copied at build time from the docs extra).
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
@@ -11,9 +12,13 @@ window.MathJax = {
   }
 };
 
+// MathJax typesets the page once it has loaded; this re-typesets a page that the theme
+// swaps in without a reload.
 document$.subscribe(() => {
-  MathJax.startup.output.clearCache()
-  MathJax.typesetClear()
-  MathJax.texReset()
-  MathJax.typesetPromise()
+  if (window.MathJax && typeof MathJax.typesetPromise === "function") {
+    MathJax.startup.output.clearCache()
+    MathJax.typesetClear()
+    MathJax.texReset()
+    MathJax.typesetPromise()
+  }
 })
