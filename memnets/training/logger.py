@@ -47,13 +47,13 @@ class RunLog:
     """
 
     def __init__(self, out: Path, enabled: bool = True, tensorboard: bool = False, start_step: int = 0) -> None:
+        if tensorboard and enabled and not tensorboard_available():
+            raise ImportError("RunLog: tensorboard=True needs the tensorboard package "
+                              "(pip install tensorboard, or memnets[tensorboard])")
         self.history: list[dict[str, Any]] = []
         self._file = open(out / "metrics.jsonl" if enabled else os.devnull, "a")
         self._writer = None
         if tensorboard and enabled:
-            if not tensorboard_available():
-                raise ImportError("RunLog: tensorboard=True needs the tensorboard package "
-                                  "(pip install tensorboard, or memnets[tensorboard])")
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(out / TENSORBOARD_DIR), purge_step=start_step + 1 if start_step else None)
