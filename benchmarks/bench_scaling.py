@@ -53,7 +53,7 @@ from memnets.training import TrainConfig, fit
 from memnets.training.distributed import run_processes
 from tasks._bits import BitTask
 
-#: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
+#: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out.
 _IN, _OUT = 9, 8
 _LR = 1e-3
 _CLIP_NORM = 10.0

@@ -2,8 +2,7 @@ r"""The bit-sequence tasks of the Neural Turing Machine paper, and their metrics
 
 Graves, Wayne & Danihelka (2014), "Neural Turing Machines", arXiv:1410.5401, §4: copy
 (§4.1), repeat copy (§4.2), associative recall (§4.3) and priority sort (§4.5). The
-encodings are those of the project's task specification (TASKS.md), reproduced on the
-"Task data" page of the documentation with a drawing of each layout.
+encodings are drawn, one layout per task, on the "Task data" page of the documentation.
 
 Every generator returns a `BitBatch` of time-major tensors:
 
@@ -21,7 +20,7 @@ All randomness comes from the ``generator`` argument (a CPU ``torch.Generator``;
 ``None`` uses torch's default generator). Tensors are built on the CPU and then moved to
 ``device``, so a seed gives the same batch on every device.
 
-Metrics (TASKS.md): `bits_per_sequence` (the cross-entropy of the target bits in
+Metrics: `bits_per_sequence` (the cross-entropy of the target bits in
 bits, Graves et al. 2014) and `wrong_bits_per_sequence` (the number of wrongly
 thresholded bits, the "cost" or "error" of later reimplementations), both summed over each
 sequence's answer phase and averaged over the batch; `masked_bce_loss` is the
@@ -31,7 +30,6 @@ training loss.
 from __future__ import annotations
 
 import math
-import numbers
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
@@ -40,7 +38,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor
 
-from memnets._checks import check_shapes
+from memnets._checks import check_int, check_shapes
 
 __all__ = [
     "BitBatch",
@@ -58,7 +56,7 @@ __all__ = [
 ]
 
 #: The repeat count R is given to the model as (R − REPEAT_COUNT_MEAN) / REPEAT_COUNT_STD,
-#: the mean and standard deviation of U{1..10} (TASKS.md). Kept fixed for any R range,
+#: the mean and standard deviation of U{1..10}. Kept fixed for any R range,
 #: so a model trained on R ≤ 10 reads R = 20 as it would have during training.
 REPEAT_COUNT_MEAN = 5.5
 #: See `REPEAT_COUNT_MEAN`.
@@ -103,7 +101,7 @@ class BitBatch(NamedTuple):
 #: batch between processes, e.g. ``Task.batch_dim``).
 BATCH_DIMS = BitBatch(inputs=1, targets=1, mask=1, lengths=0)
 
-#: The generalisation settings of TASKS.md, per task: a name -> the keyword arguments
+#: The generalisation settings of the bit tasks, per task: a name -> the keyword arguments
 #: of the task's generator. Copy at L = 30, 50, 80, 120 (L = 120 needs an NTM memory of
 #: at least 128 slots); repeat copy on a small grid of L and R up to 20; associative
 #: recall at K = 12, 15, 20 items; priority sort has none.
@@ -123,11 +121,8 @@ GENERALISATION: Mapping[str, Mapping[str, Mapping[str, int]]] = MappingProxyType
 
 
 def _check_int(where: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{where}: expected {name} to be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: expected {name} >= {minimum}, got {name}={value}")
-    return int(value)
+    check_int(where, minimum=minimum, **{name: value})
+    return value
 
 
 def _check_range(where: str, low_name: str, low: Any, high_name: str, high: Any, minimum: int) -> tuple[int, int]:
@@ -142,7 +137,7 @@ def _check_generator(where: str, generator: Any) -> None:
     if generator is None:
         return
     if not isinstance(generator, torch.Generator):
-        raise ValueError(f"{where}: expected generator to be a torch.Generator or None, got {type(generator).__name__}")
+        raise TypeError(f"{where}: expected generator to be a torch.Generator or None, got {type(generator).__name__}")
     if generator.device.type != "cpu":
         raise ValueError(f"{where}: expected a CPU generator (tensors are drawn on the CPU, then moved), "
                          f"got a generator on {generator.device}")
@@ -590,7 +585,8 @@ def wrong_bits_per_sequence(logits: Tensor, batch: BitBatch) -> Tensor:
 
     $$\frac{1}{B} \sum_{b} \sum_{t \in A_b} \sum_{c} \bigl[\, [z_{tbc} > 0] \ne y_{tbc} \,\bigr]$$
 
-    TASKS.md calls a run converged when this is below 0.1 on 1,000 fresh sequences.
+    A run counts as converged when this is below 0.1 on 1,000 fresh sequences
+    (Collier & Beel 2018).
 
     Args:
         logits: the model's outputs before the sigmoid.

@@ -420,36 +420,49 @@ def test_generalisation_settings_follow_tasks_md():
 @pytest.mark.parametrize(
     "make, kwargs, words",
     [
-        (copy_batch, dict(min_len=5, max_len=3), ["min_len <= max_len", "min_len=5 > max_len=3"]),
-        (copy_batch, dict(length=0), ["length >= 1", "length=0"]),
-        (copy_batch, dict(min_len=0), ["min_len >= 1"]),
-        (copy_batch, dict(length=2.5), ["integer", "2.5"]),
-        (copy_batch, dict(length=True), ["integer", "True"]),
-        (copy_batch, dict(bits=0), ["bits >= 1"]),
-        (copy_batch, dict(generator="seed"), ["torch.Generator", "str"]),
-        (repeat_copy_batch, dict(repeats=0), ["repeats >= 1"]),
-        (repeat_copy_batch, dict(min_repeats=4, max_repeats=2), ["min_repeats <= max_repeats"]),
-        (repeat_copy_batch, dict(min_len=3, max_len=2), ["min_len <= max_len"]),
-        (associative_recall_batch, dict(items=1), ["items >= 2", "items=1"]),
-        (associative_recall_batch, dict(min_items=1), ["min_items >= 2"]),
-        (associative_recall_batch, dict(min_items=7, max_items=6), ["min_items <= max_items"]),
-        (associative_recall_batch, dict(item_len=0), ["item_len >= 1"]),
-        (priority_sort_batch, dict(num_inputs=3, num_outputs=4), ["num_outputs <= num_inputs"]),
-        (priority_sort_batch, dict(num_outputs=0), ["num_outputs >= 1"]),
+        (copy_batch, dict(min_len=5, max_len=3), ["expected min_len <= max_len", "got min_len=5 > max_len=3"]),
+        (copy_batch, dict(length=0), ["length must be greater than zero, got 0"]),
+        (copy_batch, dict(min_len=0), ["min_len must be greater than zero, got 0"]),
+        (copy_batch, dict(bits=0), ["bits must be greater than zero, got 0"]),
+        (repeat_copy_batch, dict(repeats=0), ["repeats must be greater than zero, got 0"]),
+        (repeat_copy_batch, dict(min_repeats=4, max_repeats=2), ["expected min_repeats <= max_repeats"]),
+        (repeat_copy_batch, dict(min_len=3, max_len=2), ["expected min_len <= max_len"]),
+        (associative_recall_batch, dict(items=1), ["items must be at least 2, got 1"]),
+        (associative_recall_batch, dict(min_items=1), ["min_items must be at least 2, got 1"]),
+        (associative_recall_batch, dict(min_items=7, max_items=6), ["expected min_items <= max_items"]),
+        (associative_recall_batch, dict(item_len=0), ["item_len must be greater than zero, got 0"]),
+        (priority_sort_batch, dict(num_inputs=3, num_outputs=4), ["expected num_outputs <= num_inputs"]),
+        (priority_sort_batch, dict(num_outputs=0), ["num_outputs must be greater than zero, got 0"]),
     ],
 )
-def test_invalid_arguments_raise(make, kwargs, words):
+def test_invalid_values_raise_value_error(make, kwargs, words):
     with pytest.raises(ValueError) as info:
         make(2, **kwargs)
     message = str(info.value)
-    assert make.__name__ in message and "expected" in message and "got" in message
+    assert message.startswith(f"{make.__name__}: ")
     for word in words:
         assert word in message
 
 
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(length=2.5), ["length should be of type int, got: float"]),
+        (dict(length=True), ["length should be of type int, got: bool"]),
+        (dict(generator="seed"), ["torch.Generator", "str"]),
+    ],
+)
+def test_invalid_types_raise_type_error(kwargs, words):
+    with pytest.raises(TypeError) as info:
+        copy_batch(2, **kwargs)
+    assert str(info.value).startswith("copy_batch: ")
+    for word in words:
+        assert word in str(info.value)
+
+
 @pytest.mark.parametrize("make", GENERATORS.values())
 def test_batch_size_must_be_positive(make):
-    with pytest.raises(ValueError, match="batch_size >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be greater than zero, got 0"):
         make(0)
 
 

@@ -66,6 +66,7 @@ def test_copy_resume_continues_identically(tmp_path):
     "script, args",
     [
         (copy, ["--model", "lstm", "--lstm-hidden-size", "16", "--lstm-layers", "1"]),
+        (copy, ["--model", "dnc", "--num-read-heads", "2"]),
         (repeat_copy, ["--max-len", "3", "--max-repeats", "3", "--test-settings", "4x4"]),
         (associative_recall, ["--max-items", "3", "--test-items", "4"]),
         (priority_sort, ["--num-inputs", "6", "--num-outputs", "4", "--num-read-heads", "1",
@@ -76,7 +77,7 @@ def test_every_bit_task_script_runs(tmp_path, script, args):
     torch.set_num_threads(1)
     results = script.main(["--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "4",
                            "--eval-every", "2", "--no-plots", *_TINY, *args])
-    assert results["steps"] == 2
+    assert results["steps"] == 2 and results["model"] == (args[1] if args[0] == "--model" else "ntm")
     assert all(torch.isfinite(torch.tensor(v["wrong_bits"])) for v in results["evaluation"].values())
     assert (tmp_path / "run" / "metrics.json").exists()
 

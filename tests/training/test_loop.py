@@ -14,7 +14,10 @@ from torch import nn
 import memnets
 from memnets.nn.registry import register_model
 from memnets.training import (
+    CONTINUE,
+    Action,
     GravesRMSprop,
+    Guard,
     GuardConfig,
     LearningRateDrop,
     NonFiniteLossError,
@@ -410,3 +413,67 @@ def test_graves_rmsprop_step_scales_with_its_constant():
     assert first_step(1e-4) == pytest.approx(1e-4 * 1e-4 / (spread + 1e-4) ** 0.5, rel=1e-5)
     assert first_step(1e-8) == pytest.approx(1e-4 * 1e-4 / (spread + 1e-8) ** 0.5, rel=1e-5)
     assert first_step(1e-8) > 50 * first_step(1e-4)
+
+
+class _EveryOtherStep(Guard):
+    """Skips the updates of even steps; counts them; halves the learning rate from step 10."""
+
+    key = "every_other"
+
+    def __init__(self):
+        self.skipped, self.seen = 0, 0
+
+    @property
+    def lr_scale(self):
+        return 0.5 if self.seen >= 10 else 1.0
+
+    def update(self, step, metrics, state):
+        assert {"loss", "grad_norm", "mse"} <= set(metrics)
+        self.seen += 1
+        if step % 2 == 0:
+            self.skipped += 1
+            return Action(skip=True)
+        return CONTINUE
+
+    def log(self):
+        return {"every_other_skipped": self.skipped}
+
+    def state_dict(self):
+        return {"skipped": self.skipped, "seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.skipped, self.seen = state["skipped"], state["seen"]
+
+
+def test_a_custom_guard_skips_scales_logs_and_resumes(tmp_path):
+    straight = fit(_model(), _LinearTask(), _config(tmp_path / "a", steps=20), guards=[_EveryOtherStep()])
+    records = {r["step"]: r for r in straight.history if "loss" in r}
+    assert records[20]["every_other_skipped"] == 10
+    assert records[10]["lr"] == pytest.approx(1e-2) and records[11]["lr"] == pytest.approx(0.5e-2)
+    # Only the odd steps moved the parameters: a guard that skips nothing but sees the same
+    # steps differs.
+    unguarded = fit(_model(), _LinearTask(), _config(tmp_path / "b", steps=20))
+    assert any(not torch.equal(p, q) for p, q in zip(straight.model.parameters(), unguarded.model.parameters()))
+    assert load_checkpoint(tmp_path / "a" / "run" / "model.pt")["guards"]["every_other"] == {"skipped": 10, "seen": 20}
+    fit(_model(), _LinearTask(), _config(tmp_path / "c", steps=9), guards=[_EveryOtherStep()])
+    resumed = fit(_model(seed=4), _LinearTask(), _config(tmp_path / "c", steps=20, resume=True),
+                  guards=[_EveryOtherStep()])
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_fit_refuses_to_overwrite_or_shorten_a_run(tmp_path):
+    _fit(_model(), _LinearTask(), _config(tmp_path, steps=6))
+    before = (tmp_path / "run" / "model.pt").read_bytes()
+    with pytest.raises(ValueError, match="holds a checkpoint"):
+        _fit(_model(), _LinearTask(), _config(tmp_path, steps=3))
+    with pytest.raises(ValueError, match="already done 6 steps"):
+        _fit(_model(), _LinearTask(), _config(tmp_path, steps=3, resume=True))
+    assert (tmp_path / "run" / "model.pt").read_bytes() == before
+    result = _fit(_model(), _LinearTask(), _config(tmp_path, steps=3, overwrite=True))
+    assert result.step == 3 and load_checkpoint(tmp_path / "run" / "model.pt")["step"] == 3
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in records) == 3
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="expected --out to be a directory"):
+        _fit(_model(), _LinearTask(), _config(tmp_path, out=str(tmp_path / "file")))
