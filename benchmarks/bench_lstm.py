@@ -1,20 +1,23 @@
-"""Forward + backward time of `memnets.LSTM` against ``torch.nn.LSTM``.
+"""Forward + backward time of `memnets.LSTM`, `GRU` and `RNN` against ``torch.nn``, and of the
+LSTM variants against the vanilla LSTM.
 
-    python -m benchmarks.bench_lstm [--device cpu|cuda] [--threads 2] [--hidden 256 32]
+    python -m benchmarks.bench_lstm [--device cpu|cuda] [--threads 1 2] [--hidden 32 256]
                                     [--steps 100] [--batch 64] [--input 32] [--layers 1]
-                                    [--rounds 7] [--repeats 3] [--json out.json]
+                                    [--rounds 5] [--repeats 3] [--json out.json]
 
-Both models hold the same weights (memnets loads torch's state dict) and run the same
-batch: one timed call is a forward pass over the whole (T, B, I) sequence plus the
-backward pass of the summed output. Each round times every model ``--repeats`` times,
-the models interleaved; the reported figure is the median over rounds of the per-call
-mean (robust to other processes on a shared machine), with the ratio ours / torch.
+Each memnets model holds the weights of its torch twin (it loads torch's state dict) and
+runs the same batch: one timed call is a forward pass over the whole (T, B, I) sequence
+plus the backward pass of the summed output. Each round times every model ``--repeats``
+times, the models interleaved; the reported figure is the median over rounds of the
+per-call mean (robust to other processes on a shared machine). Every ratio is printed
+with its direction ("memnets is N× faster/slower than torch.nn").
 
-On a CPU torch runs its fused oneDNN LSTM kernel (forward and backward in C++); on a GPU,
-cuDNN. memnets runs a Python loop over time steps (one matrix product per step, the input
-projection of all steps in one product beforehand) with the update of
-`memnets.functional.lstm_update`, so the ratio measures the price of keeping the
-gate arithmetic in one readable, variant-aware place.
+Where torch has a fused kernel for the configuration, memnets calls it (see
+`memnets.LSTM`), so the first table measures the cost of memnets' checks around it. The
+second table times, against the vanilla `memnets.LSTM`: the coupled and no-forget LSTMs
+(the vanilla kernel with rewritten weights), the peephole LSTM (the gate-core loop, eager
+and with its step compiled by ``torch.compile`` when that works here), the gate-core
+vanilla LSTM (``fused=False``) and the leaky-integrator `memnets.MultiTimescaleRNN`.
 """
 
 from __future__ import annotations
@@ -23,24 +26,34 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
+from torch import nn
 
-from memnets.nn.recurrent.rnn import LSTM
+from memnets.nn.recurrent import GRU, LSTM, RNN, MultiTimescaleRNN
 
 #: Default problem: T = 100 steps, B = 64, 32 input features.
 _STEPS, _BATCH, _INPUT = 100, 64, 32
-#: Default hidden sizes: a typical one and a small one, where per-step overhead dominates.
-_HIDDEN = (256, 32)
+#: Default hidden sizes: a small one, where per-step overhead dominates, and a typical one.
+_HIDDEN = (32, 256)
+_FAMILIES = {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 
 
-def _sync(device: torch.device):
+def direction(ratio: float, ours: str, reference: str) -> str:
+    """``"<ours> is N× slower than <reference>"`` (or faster) for a time ratio ours / reference."""
+    if ratio >= 1:
+        return f"{ours} is {ratio:.2f}× slower than {reference}"
+    return f"{ours} is {1 / ratio:.2f}× faster than {reference}"
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
     if device.type == "cuda":
         return torch.cuda.synchronize
     return lambda: None
 
 
-def time_model(model: torch.nn.Module, x: torch.Tensor, repeats: int, sync) -> float:
+def time_model(model: nn.Module, x: torch.Tensor, repeats: int, sync: Callable[[], None]) -> float:
     """Mean seconds of one forward + backward call over ``repeats`` calls."""
     sync()
     start = time.perf_counter()
@@ -51,59 +64,99 @@ def time_model(model: torch.nn.Module, x: torch.Tensor, repeats: int, sync) -> f
     return (time.perf_counter() - start) / repeats
 
 
-def bench(hidden: int, args: argparse.Namespace, device: torch.device) -> dict:
-    torch.manual_seed(0)
-    ref = torch.nn.LSTM(args.input, hidden, num_layers=args.layers).to(device)
-    ours = LSTM(args.input, hidden, num_layers=args.layers).to(device)
-    ours.load_state_dict(ref.state_dict())
-    x = torch.randn(args.steps, args.batch, args.input, device=device, requires_grad=True)
-    with torch.no_grad():
-        max_diff = (ours(x)[0] - ref(x)[0]).abs().max().item()
-    models = {"torch": ref, "memnets": ours}
+def _median_times(models: dict[str, nn.Module], x: torch.Tensor, args: argparse.Namespace,
+                  device: torch.device) -> dict[str, float]:
     sync = _sync(device)
-    for model in models.values():  # warm-up
+    for model in models.values():  # warm-up (and compilation)
         time_model(model, x, 1, sync)
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
             times[name].append(time_model(model, x, args.repeats, sync))
-    median = {name: statistics.median(t) for name, t in times.items()}
-    return {
-        "hidden": hidden,
-        "torch_ms": 1e3 * median["torch"],
-        "memnets_ms": 1e3 * median["memnets"],
-        "torch_min_ms": 1e3 * min(times["torch"]),
-        "memnets_min_ms": 1e3 * min(times["memnets"]),
-        "ratio": median["memnets"] / median["torch"],
-        "max_abs_diff": max_diff,
-    }
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _compiled_peephole(args: argparse.Namespace, hidden: int, device: torch.device) -> nn.Module | None:
+    """The peephole LSTM with its step compiled, or ``None`` where compilation fails here."""
+    model = LSTM(args.input, hidden, num_layers=args.layers, variant="peephole").to(device)
+    try:
+        model.compile_step(dynamic=False)
+        model(torch.zeros(2, 1, args.input, device=device))[0].sum().backward()
+    except Exception as error:  # no C compiler, unsupported platform: report and go on eager
+        print(f"  (peephole, compiled step: torch.compile unavailable here: {type(error).__name__})")
+        return None
+    return model
+
+
+def bench(hidden: int, threads: int, args: argparse.Namespace, device: torch.device) -> dict:
+    """Both tables for one hidden size and thread count."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.randn(args.steps, args.batch, args.input, device=device, requires_grad=True)
+    models: dict[str, nn.Module] = {}
+    max_diff = {}
+    for family, cls in _FAMILIES.items():
+        ref = getattr(torch.nn, family)(args.input, hidden, num_layers=args.layers).to(device)
+        ours = cls(args.input, hidden, num_layers=args.layers).to(device)
+        ours.load_state_dict(ref.state_dict())
+        with torch.no_grad():
+            max_diff[family] = (ours(x)[0] - ref(x)[0]).abs().max().item()
+        models[f"torch.nn.{family}"], models[f"memnets.{family}"] = ref, ours
+    for variant in ("coupled", "no_forget", "peephole"):
+        models[f"LSTM {variant}"] = LSTM(args.input, hidden, num_layers=args.layers, variant=variant).to(device)
+    if args.compile:
+        compiled = _compiled_peephole(args, hidden, device)
+        if compiled is not None:
+            models["LSTM peephole, compiled step"] = compiled
+    models["LSTM vanilla, gate core"] = LSTM(args.input, hidden, num_layers=args.layers, fused=False).to(device)
+    models["leaky (MultiTimescaleRNN)"] = MultiTimescaleRNN(args.input, hidden).to(device)
+    median = _median_times(models, x, args, device)
+    return {"hidden": hidden, "threads": threads, "ms": {k: 1e3 * v for k, v in median.items()},
+            "max_abs_diff": max_diff}
+
+
+def report(result: dict) -> list[str]:
+    """The lines printed for one `bench` result."""
+    ms = result["ms"]
+    head = f"hidden {result['hidden']}, {result['threads']} thread(s)"
+    lines = [head]
+    for family in _FAMILIES:
+        ours, ref = ms[f"memnets.{family}"], ms[f"torch.nn.{family}"]
+        lines.append(f"  {family:<5} torch.nn {ref:8.2f} ms  memnets {ours:8.2f} ms  "
+                     f"{direction(ours / ref, 'memnets', 'torch.nn')}  "
+                     f"(max |diff| {result['max_abs_diff'][family]:.1e})")
+    vanilla = ms["memnets.LSTM"]
+    for name, value in ms.items():
+        if name.startswith(("torch.nn.", "memnets.")):
+            continue
+        lines.append(f"  {name:<30} {value:8.2f} ms  {direction(value / vanilla, name, 'the vanilla memnets.LSTM')}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (on a GPU torch uses cuDNN)")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch.set_num_threads values")
     parser.add_argument("--hidden", type=int, nargs="+", default=list(_HIDDEN))
     parser.add_argument("--steps", type=int, default=_STEPS, help="sequence length T")
     parser.add_argument("--batch", type=int, default=_BATCH, help="batch size B")
     parser.add_argument("--input", type=int, default=_INPUT, help="input features I")
     parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="skip the peephole LSTM with a torch.compile'd step")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"memnets.LSTM vs torch.nn.LSTM, forward + backward, T={args.steps} B={args.batch} "
-          f"I={args.input} layers={args.layers}, device={device}, threads={torch.get_num_threads()}, "
-          f"torch {torch.__version__}")
-    print(f"{'hidden':>6} {'torch ms':>9} {'memnets ms':>10} {'ratio':>6}   (median of {args.rounds} rounds)")
+    print(f"forward + backward, T={args.steps} B={args.batch} I={args.input} layers={args.layers}, "
+          f"device={device}, torch {torch.__version__}; median of {args.rounds} rounds x {args.repeats} calls")
     results = []
-    for hidden in args.hidden:
-        r = bench(hidden, args, device)
-        results.append(r)
-        print(f"{hidden:>6} {r['torch_ms']:>9.2f} {r['memnets_ms']:>10.2f} {r['ratio']:>6.2f}   "
-              f"(min {r['torch_min_ms']:.2f} / {r['memnets_min_ms']:.2f}; max |diff| {r['max_abs_diff']:.1e})")
+    for threads in args.threads:
+        for hidden in args.hidden:
+            result = bench(hidden, threads, args, device)
+            results.append(result)
+            print("\n".join(report(result)), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=2)

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets._checks import check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_positive_int, check_shapes
 from memnets.functional.gates import (
     GRU_NUM_GATES,
     RNN_NUM_GATES,
@@ -44,11 +44,13 @@ def _step_inputs(
     states: Sequence[tuple[str, Tensor | None]],
     input_size: int,
     hidden_size: int,
+    dtype: torch.dtype,
 ) -> tuple[Tensor, list[Tensor], bool]:
     """Validate one step's input and states and return their batched forms.
 
     ``states`` holds ``(name, tensor or None)`` pairs; ``None`` becomes zeros. Unbatched
-    input (rank 1) needs unbatched states and gets a batch dimension of one.
+    input (rank 1) needs unbatched states and gets a batch dimension of one. Input and
+    states must have ``dtype``, the parameters' (the library's dtype policy).
 
     Returns:
         ``(input, states, batched)`` with input (B, I) and every state (B, H).
@@ -60,6 +62,7 @@ def _step_inputs(
             f"{where}: expected input of shape (B, I={input_size}) or unbatched (I={input_size},), "
             f"got rank {input.dim()} with shape {tuple(input.shape)}"
         )
+    check_dtype(where, dtype, input=input)
     batched = input.dim() == 2
     if batched:
         dims = check_shapes(where, input=(input, "B I"), I=input_size)
@@ -74,6 +77,7 @@ def _step_inputs(
             state = input.new_zeros(dims["B"], hidden_size)
         else:
             check_shapes(where, **{name: (state, pattern)}, B=dims["B"], H=hidden_size)
+            check_dtype(where, dtype, **{name: state})
             if not batched:
                 state = state.unsqueeze(0)
         out.append(state)
@@ -163,7 +167,8 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: the new hidden state from ``input`` and ``hx`` (zeros when ``None``)."""
-        x, (h,), batched = _step_inputs("RNNCell", input, [("hx", hx)], self.input_size, self.hidden_size)
+        x, (h,), batched = _step_inputs("RNNCell", input, [("hx", hx)], self.input_size, self.hidden_size,
+                                      self.weight_ih.dtype)
         gi, gh = self._pre(x, h)
         h_new = rnn_update(gi + gh, self.nonlinearity)
         return h_new if batched else h_new.squeeze(0)
@@ -243,7 +248,7 @@ class LSTMCell(_CellBase):
         elif not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise ValueError(f"LSTMCell: expected hx to be a tuple (h, c) of two tensors, got {type(hx).__name__}")
         x, (h, c), batched = _step_inputs(
-            "LSTMCell", input, [("h", hx[0]), ("c", hx[1])], self.input_size, self.hidden_size
+            "LSTMCell", input, [("h", hx[0]), ("c", hx[1])], self.input_size, self.hidden_size, self.weight_ih.dtype
         )
         gi, gh = self._pre(x, h)
         h_new, c_new = lstm_update(gi + gh, c, variant=self.variant, peephole=self.weight_peephole)
@@ -295,7 +300,8 @@ class GRUCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: the new hidden state from ``input`` and ``hx`` (zeros when ``None``)."""
-        x, (h,), batched = _step_inputs("GRUCell", input, [("hx", hx)], self.input_size, self.hidden_size)
+        x, (h,), batched = _step_inputs("GRUCell", input, [("hx", hx)], self.input_size, self.hidden_size,
+                                      self.weight_ih.dtype)
         gi, gh = self._pre(x, h)
         h_new = gru_update(gi, gh, h)
         return h_new if batched else h_new.squeeze(0)
@@ -403,7 +409,8 @@ class LeakyRNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: the new hidden state from ``input`` and ``hx`` (zeros when ``None``)."""
-        x, (h,), batched = _step_inputs("LeakyRNNCell", input, [("hx", hx)], self.input_size, self.hidden_size)
+        x, (h,), batched = _step_inputs("LeakyRNNCell", input, [("hx", hx)], self.input_size, self.hidden_size,
+                                      self.weight_ih.dtype)
         gi, gh = self._pre(x, h)
         h_new = leaky_update(gi + gh, h, self.alpha, self.nonlinearity)
         return h_new if batched else h_new.squeeze(0)

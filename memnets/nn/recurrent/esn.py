@@ -11,7 +11,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets._checks import check_number, check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_number, check_positive_int, check_shapes
 from memnets.functional.gates import leaky_update
 from memnets.nn.recurrent._build import time_first
 from memnets.nn.registry import register_model
@@ -171,6 +171,7 @@ class EchoStateNetwork(nn.Module):
 
     def _reservoir(self, x: Tensor, state: Tensor | None) -> Tensor:
         dims = check_shapes("EchoStateNetwork", x=(x, "T B I"), I=self.input_size)
+        check_dtype("EchoStateNetwork", self.weight_res.dtype, x=x, state=state)
         h = x.new_zeros(dims["B"], self.reservoir_size) if state is None else state
         check_shapes("EchoStateNetwork", state=(h, "B H"), B=dims["B"], H=self.reservoir_size)
         drive = F.linear(x, self.weight_in, self.bias_in)  # all input terms at once

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets._checks import check_int, check_number, check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_int, check_number, check_positive_int, check_shapes
 from memnets.functional.gates import _activation
 from memnets.nn._init import uniform_
 from memnets.nn.recurrent._build import materialise
@@ -97,6 +97,7 @@ class JordanRNN(nn.Module):
     def step(self, x_t: Tensor | None, y_prev: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
         """One step: update the state units with $\\tilde y_{t-1}$, then compute $y_t$."""
         dims = check_shapes("JordanRNN", y_prev=(y_prev, "B O"), O=self.output_size)
+        check_dtype("JordanRNN", self.weight_sh.dtype, y_prev=y_prev, x_t=x_t, state=state)
         self._check_x(x_t, "B", B=dims["B"])
         s = y_prev if state is None else self.decay * state + y_prev
         return self._output(x_t, s), s
@@ -105,6 +106,7 @@ class JordanRNN(nn.Module):
                        ) -> tuple[Tensor, Tensor]:
         """All steps at once from known fed-back values (T, B, output_size)."""
         dims = check_shapes("JordanRNN", y_prev=(y_prev, "T B O"), O=self.output_size)
+        check_dtype("JordanRNN", self.weight_sh.dtype, y_prev=y_prev, x=x, state=state)
         self._check_x(x, "T B", T=dims["T"], B=dims["B"])
         if self.decay == 0.0:
             s_all = y_prev

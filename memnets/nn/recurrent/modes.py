@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from memnets._checks import check_choice, check_positive_int, check_shapes
+from memnets._checks import check_choice, check_dtype, check_positive_int, check_shapes
 from memnets.nn.recurrent._build import materialise, time_first
 from memnets.nn.recurrent.feedback import InputFeedback, unroll
 from memnets.nn.recurrent.rnn import GRU, LSTM, RNN
@@ -371,6 +371,7 @@ class VectorToSequence(nn.Module):
                 generator: torch.Generator | None = None) -> Tensor:
         """Generate ``steps`` outputs from ``v`` (teacher-forced when ``targets`` are given)."""
         check_shapes("VectorToSequence", v=(v, "B I"), I=self.input_size)
+        check_dtype("VectorToSequence", self.decoder.head.weight.dtype, v=v, y0=y0)
         targets = time_first(targets, self.batch_first)
         mode = mode or ("teacher_forcing" if targets is not None else "free_running")
         T = steps if steps is not None else targets.shape[0] if targets is not None else None

@@ -8,7 +8,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from memnets._checks import check_int, check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_int, check_positive_int, check_shapes
 from memnets.functional.gates import _activation
 from memnets.nn.recurrent._build import materialise
 from memnets.nn.recurrent.feedback import _feedback_forward
@@ -101,6 +101,7 @@ class NARX(nn.Module):
     def step(self, x_t: Tensor | None, y_prev: Tensor, state: NARXState | None) -> tuple[Tensor, NARXState]:
         """One step: shift the delay lines and evaluate $f$."""
         dims = check_shapes("NARX", y_prev=(y_prev, "B O"), O=self.output_size)
+        check_dtype("NARX", self.hidden.weight.dtype, y_prev=y_prev, x_t=x_t)
         if state is None:
             state = self.initial_state(dims["B"], y_prev.device, y_prev.dtype)
         ys = torch.cat([y_prev[:, None], state.outputs], dim=1)  # newest first, K_y taps
@@ -125,6 +126,7 @@ class NARX(nn.Module):
             $\tilde y_{t-1}$ for t = 0..T−1 -> (T, B, output_size).
         """
         dims = check_shapes("NARX", y_prev=(y_prev, "T B O"), O=self.output_size)
+        check_dtype("NARX", self.hidden.weight.dtype, y_prev=y_prev, x=x)
         if state is None:
             state = self.initial_state(dims["B"], y_prev.device, y_prev.dtype)
         # history then the sequence, oldest first, so the delay line reads back into the history

@@ -7,9 +7,12 @@ included), so a state dict moves between the two libraries in both directions an
 outputs agree. On top of torch they offer the LSTM ``variant`` of `LSTMCell` and
 Graves-style skip connections (``skip_connections=True``).
 
-Every layer and direction runs the same time loop: the input projection of all time
-steps is one matrix product, and each step does only the hidden matrix product and the
-gated update of `memnets.functional.gates`.
+Two paths compute the same function. The gate-core path is the definition: every layer
+and direction runs the same time loop, the input projection of all time steps is one
+matrix product, and each step does only the hidden matrix product and the gated update
+of `memnets.functional.gates`. Where torch has a fused kernel for the configuration
+(vanilla LSTM, GRU, Elman RNN), `forward` calls that kernel instead, as ``torch.nn``
+does; ``fused=False`` forces the gate-core path.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor, _VF, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
-from memnets._checks import check_positive_int, check_probability, check_shapes
+from memnets._checks import check_dtype, check_positive_int, check_probability, check_shapes
 from memnets.functional.gates import (
     GRU_NUM_GATES,
     RNN_NUM_GATES,
@@ -40,9 +43,50 @@ __all__ = ["RNN", "LSTM", "GRU"]
 
 #: torch's mode names, kept so code that inspects ``module.mode`` keeps working.
 _MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+#: LSTM variants the fused LSTM kernel computes exactly, through the weights of
+#: `_as_vanilla_lstm` (the peephole variant needs the cell inside its gates: gate core only).
+_FUSED_LSTM_VARIANTS = ("vanilla", "coupled", "no_forget")
+#: A gate pre-activation whose sigmoid is exactly 1 in every floating dtype
+#: (exp(-1e4) underflows to 0 even in float64), and whose derivative is exactly 0.
+_SATURATED = 1e4
+#: torch's fused kernels, by mode: what ``torch.nn.LSTM/GRU/RNN`` call.
+_FUSED_KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
 
 # A step maps (projected input x_t, state tuple) to the new state tuple; state[0] is h.
 _Step = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
+
+
+def _as_vanilla_lstm(variant: str, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                     bias_hh: Tensor | None, weight_peephole: Tensor | None = None) -> list[Tensor]:
+    r"""The weights of a vanilla LSTM (i, f, g, o; both biases) that computes a variant exactly.
+
+    * ``coupled`` (blocks f, g, o): $i = 1 - f = \sigma(-a_f)$, so the input-gate block is
+      the negated forget block, $W_i = -W_f$, $b_i = -b_f$;
+    * ``no_forget`` (blocks i, g, o): $f = 1$, a forget block with zero weights and a
+      bias whose sigmoid is exactly 1 (`_SATURATED`), so $c_t = c_{t-1} + i \odot g$.
+
+    The result is built from the parameters with differentiable operations, so gradients
+    reach them through the fused kernel's backward.
+
+    Returns:
+        ``[w_ih, w_hh, b_ih, b_hh]`` with 4·H rows each.
+    """
+    del weight_peephole  # not a variant the fused kernel can compute
+    rows = weight_hh.shape[0] // lstm_num_gates(variant)
+    if bias_ih is None:
+        bias_ih = weight_ih.new_zeros(weight_ih.shape[0])
+        bias_hh = weight_hh.new_zeros(weight_hh.shape[0])
+    out = []
+    for tensor, is_ih_bias in ((weight_ih, False), (weight_hh, False), (bias_ih, True), (bias_hh, False)):
+        first, g, o = tensor.split(rows)
+        if variant == "coupled":
+            out.append(torch.cat([-first, first, g, o]))
+        else:  # no_forget: first is the input gate
+            forget = torch.zeros_like(first)
+            if is_ih_bias:
+                forget = forget + _SATURATED
+            out.append(torch.cat([first, forget, g, o]))
+    return out
 
 
 class _RNNBase(nn.Module):
@@ -64,6 +108,7 @@ class _RNNBase(nn.Module):
         nonlinearity: str = "tanh",
         variant: str = "vanilla",
         skip_connections: bool = False,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         where = type(self).__name__
@@ -71,7 +116,7 @@ class _RNNBase(nn.Module):
             raise ValueError(f"{where}: unknown mode {mode!r}, expected one of {_MODES}")
         check_positive_int(where, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
-                           ("skip_connections", skip_connections)):
+                           ("skip_connections", skip_connections), ("fused", fused)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{where}: {name} should be of type bool, got: {type(flag).__name__}")
         check_probability(where, dropout=dropout)
@@ -93,6 +138,9 @@ class _RNNBase(nn.Module):
         self.nonlinearity = nonlinearity
         self.variant = variant
         self.skip_connections = skip_connections
+        #: Take torch's fused kernel where it serves the configuration (see `uses_fused_kernel`);
+        #: ``False`` forces the gate-core path. May be changed at any time.
+        self.fused = fused
         if mode == "LSTM":
             num_gates = lstm_num_gates(variant)
         else:
@@ -187,12 +235,16 @@ class _RNNBase(nn.Module):
                 dims["B"] = 1
                 x = input.unsqueeze(1)
             batch, sizes, sorted_indices, unsorted_indices = dims["B"], None, None, None
-        weight = self.weight_ih_l0
-        if x.dtype != weight.dtype:
-            raise ValueError(f"{where}: input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})")
+        check_dtype(where, self.weight_ih_l0.dtype, input=x)
+        if x.shape[0] == 0:
+            raise ValueError(f"{where}: expected a sequence of length T >= 1, got T = 0 (input shape "
+                             f"{tuple(input.shape)})")
 
         states = self._initial_states(hx, batch, batched, num_directions * self.num_layers, x, sorted_indices)
-        output, finals = self._run(x, sizes, states)
+        if self.uses_fused_kernel:
+            output, finals = self._run_fused(x, batch_sizes if packed else None, states)
+        else:
+            output, finals = self._run(x, sizes, states)
 
         if sorted_indices is not None:
             finals = tuple(s.index_select(1, unsorted_indices) for s in finals)
@@ -223,6 +275,7 @@ class _RNNBase(nn.Module):
         out = []
         for name, state in zip(names, given):
             check_shapes(where, **{name: (state, pattern)}, LD=num_states, B=batch, H=self.hidden_size)
+            check_dtype(where, like.dtype, **{name: state})
             if not batched:
                 state = state.unsqueeze(1)
             if sorted_indices is not None:
@@ -230,8 +283,41 @@ class _RNNBase(nn.Module):
             out.append(state)
         return tuple(out)
 
+    @property
+    def uses_fused_kernel(self) -> bool:
+        """Whether `forward` runs torch's fused kernel (see the class docstring's *Speed*).
+
+        True when ``fused`` is set and the configuration is one torch's kernels compute: no
+        skip connections, and an LSTM variant other than ``"peephole"`` (the coupled and
+        no-forget LSTMs run in the vanilla kernel through `_as_vanilla_lstm`).
+        """
+        return self.fused and self.variant in _FUSED_LSTM_VARIANTS and not self.skip_connections
+
+    def _run_fused(self, x: Tensor, batch_sizes: Tensor | None, states: tuple[Tensor, ...]):
+        """All layers and directions in torch's fused kernel (oneDNN/ATen on CPU, cuDNN on GPU).
+
+        The same arguments ``torch.nn.LSTM/GRU/RNN`` pass: the weights of every layer and
+        direction in torch's flat order, time-major input or packed data.
+        """
+        kernel = _FUSED_KERNELS[self.mode]
+        hx = states if self.mode == "LSTM" else states[0]
+        if self.mode == "LSTM" and self.variant != "vanilla":
+            weights = [w for index in range(len(self._all_weights))
+                       for w in _as_vanilla_lstm(self.variant, **self._weights(index))]
+            has_biases = True
+        else:
+            weights = [getattr(self, name) for names in self._all_weights for name in names]
+            has_biases = self.bias
+        options = (has_biases, self.num_layers, self.dropout, self.training, self.bidirectional)
+        if batch_sizes is None:
+            result = kernel(x, hx, weights, *options, False)
+        else:
+            result = kernel(x, batch_sizes, hx, weights, *options)
+        return result[0], tuple(result[1:])
+
     def _run(self, x: Tensor, sizes: list[int] | None, states: tuple[Tensor, ...]):
-        """All layers and directions on time-major (T, B, I) input or packed (N, I) data."""
+        """All layers and directions on time-major (T, B, I) input or packed (N, I) data,
+        through the gate core (`memnets.functional.gates`)."""
         num_directions = 2 if self.bidirectional else 1
         finals: list[list[Tensor]] = [[] for _ in states]
         layer_input, layer_outputs = x, []
@@ -260,7 +346,11 @@ class _RNNBase(nn.Module):
         return {kind: getattr(self, names[kind]) if kind in names else None for kind in kinds}
 
     def compile_step(self, **options: Any) -> None:
-        """Compile the one-step update with ``torch.compile``, in place; the time loop stays eager.
+        """Compile the one-step update of the gate-core path with ``torch.compile``, in place.
+
+        The time loop stays eager. It speeds up the configurations torch has no fused kernel
+        for (the LSTM variants, skip connections, or ``fused=False``); a module that
+        `uses_fused_kernel` runs torch's kernel and does not call the step.
 
         Every layer, direction and time step calls the same step function (hidden matrix
         product and gated update, the weights passed as arguments), so one small graph
@@ -332,7 +422,7 @@ class _RNNBase(nn.Module):
         xw = torch.mm(flat, w_ih.t()) if input_bias is None else torch.addmm(input_bias, flat, w_ih.t())
         step = self._step_function(weights)
         if sizes is None:
-            inputs = xw.view(x.shape[0], x.shape[1], -1).unbind(0)
+            inputs = xw.view(x.shape[0], x.shape[1], w_ih.shape[0]).unbind(0)
             sizes = [x.shape[1]] * x.shape[0]
         else:
             inputs = xw.split(sizes)
@@ -382,6 +472,17 @@ class RNN(_RNNBase):
     $y_t = [h^1_t, \dots, h^L_t]$, so a linear read-out of $y_t$ is Graves'
     $b_y + \sum_l W_{h^l y} h^l_t$.
 
+    Speed: the gate core (`memnets.functional.gates`) is the definition of the update, and
+    the path of every configuration torch has no kernel for (the LSTM variants, skip
+    connections). Where torch has one -- `RNN`, `GRU` and the vanilla `LSTM`, any
+    ``num_layers``, ``bidirectional``, ``dropout``, packed sequences -- `forward` calls
+    it (``torch._VF.rnn_tanh``, ``rnn_relu``, ``gru``, ``lstm`` with the flat weight
+    list, as ``torch.nn`` does: oneDNN or ATen on the CPU, cuDNN on the GPU); the tests
+    prove both paths equal in outputs and gradients. ``fused=False`` (or setting the
+    attribute ``module.fused = False``) forces the gate-core path; `uses_fused_kernel`
+    says which path `forward` takes. Dropout between layers draws its masks differently
+    on the two paths (same distribution, other random numbers).
+
     Args:
         input_size: features of the input (I).
         hidden_size: features of each layer's hidden state (H).
@@ -395,6 +496,8 @@ class RNN(_RNNBase):
         dtype: dtype of the parameters.
         skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
             (keyword only; ``False`` is exactly ``torch.nn.RNN``).
+        fused: take torch's fused kernel where it serves the configuration (keyword
+            only); ``False`` forces the gate-core path. See *Speed* below.
 
     Shapes:
         input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
@@ -424,11 +527,12 @@ class RNN(_RNNBase):
         dtype: torch.dtype | None = None,
         *,
         skip_connections: bool = False,
+        fused: bool = True,
     ) -> None:
         _activation(nonlinearity, "RNN")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype, nonlinearity=nonlinearity, skip_connections=skip_connections)
+                         device, dtype, nonlinearity=nonlinearity, skip_connections=skip_connections, fused=fused)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
@@ -483,6 +587,8 @@ class LSTM(_RNNBase):
             ``"no_forget"`` (keyword only).
         skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
             (keyword only; ``False`` is exactly ``torch.nn.LSTM``).
+        fused: take torch's fused kernel where it serves the configuration (keyword
+            only); ``False`` forces the gate-core path. See *Speed* in `RNN`.
 
     Shapes:
         input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
@@ -512,11 +618,12 @@ class LSTM(_RNNBase):
         *,
         variant: str = "vanilla",
         skip_connections: bool = False,
+        fused: bool = True,
     ) -> None:
         if proj_size != 0:
             raise ValueError(f"LSTM: expected proj_size=0 (memnets has no projected LSTM), got proj_size={proj_size}")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype, variant=variant, skip_connections=skip_connections)
+                         device, dtype, variant=variant, skip_connections=skip_connections, fused=fused)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
@@ -566,6 +673,8 @@ class GRU(_RNNBase):
         dtype: dtype of the parameters.
         skip_connections: Graves' input-to-all-layers and all-layers-to-output skips
             (keyword only; ``False`` is exactly ``torch.nn.GRU``).
+        fused: take torch's fused kernel where it serves the configuration (keyword
+            only); ``False`` forces the gate-core path. See *Speed* in `RNN`.
 
     Shapes:
         input: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I);
@@ -593,9 +702,10 @@ class GRU(_RNNBase):
         dtype: torch.dtype | None = None,
         *,
         skip_connections: bool = False,
+        fused: bool = True,
     ) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype, skip_connections=skip_connections)
+                         device, dtype, skip_connections=skip_connections, fused=fused)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets._checks import check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_positive_int, check_shapes
 from memnets.functional.gates import _activation, rnn_update
 from memnets.nn._init import uniform_
 from memnets.nn.recurrent._build import time_first
@@ -74,6 +74,7 @@ class SkipRNN(nn.Module):
         check_shapes("SkipRNN", x=(x, "B T I" if self.batch_first else "T B I"), I=self.input_size)
         x = time_first(x, self.batch_first)
         dims = check_shapes("SkipRNN", x=(x, "T B I"))
+        check_dtype("SkipRNN", self.weight_ih.dtype, x=x, state=state)
         if state is None:
             state = x.new_zeros(self.skip, dims["B"], self.hidden_size)
         check_shapes("SkipRNN", state=(state, "D B H"), D=self.skip, B=dims["B"], H=self.hidden_size)

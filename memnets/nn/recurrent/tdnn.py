@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets._checks import check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_positive_int, check_shapes
 from memnets.functional.gates import _activation
 from memnets.nn.recurrent._build import materialise, time_first
 from memnets.nn.registry import register_model
@@ -79,6 +79,7 @@ class TimeDelayLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_shapes("TimeDelayLayer", x=(x, "B T I" if self.batch_first else "T B I"), I=self.input_size)
+        check_dtype("TimeDelayLayer", self.weight.dtype, x=x)
         taps = _delay_line(time_first(x, self.batch_first), self.delays)
         pre = torch.einsum("tbid,oid->tbo", taps, self.weight)
         return time_first(self._phi(pre if self.bias is None else pre + self.bias), self.batch_first)

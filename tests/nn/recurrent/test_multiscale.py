@@ -31,3 +31,43 @@ def test_multitimescale_rnn_slow_units_integrate():
     torch.testing.assert_close(h, h_ref)
     out.sum().backward()
     assert model.cell.alpha_logit.grad is not None
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("alpha_min", "alpha_max", "learn_alpha"),
+                         [(0.01, 1.0, False), (0.01, 1.0, True), (0.3, 0.3, False), (1.0, 1.0, False)])
+def test_fused_gru_path_equals_the_leaky_cell_loop(alpha_min, alpha_max, learn_alpha, bias, batch_first):
+    # the leaky update as a GRU with an open reset gate and a constant update gate 1 - alpha
+    torch.manual_seed(0)
+    kwargs = dict(alpha_min=alpha_min, alpha_max=alpha_max, learn_alpha=learn_alpha, batch_first=batch_first,
+                  dtype=torch.float64)
+    fused = MultiTimescaleRNN(3, 5, **kwargs)
+    gate = MultiTimescaleRNN(3, 5, fused=False, **kwargs)
+    if not bias:
+        for model in (fused, gate):
+            model.cell.bias_ih = model.cell.bias_hh = None
+    gate.load_state_dict(fused.state_dict())
+    assert fused.uses_fused_kernel and not gate.uses_fused_kernel
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(*((2, 6, 3) if batch_first else (6, 2, 3)), generator=g, dtype=torch.float64)
+    h0 = torch.randn(2, 5, generator=g, dtype=torch.float64)
+    results = []
+    for model in (fused, gate):
+        x, h = x0.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+        out, h_n = model(x, h)
+        loss = (out * torch.arange(out.numel(), dtype=out.dtype).reshape(out.shape).sin()).sum() + h_n.square().sum()
+        grads = torch.autograd.grad(loss, [x, h, *model.parameters()])
+        results.append((out, h_n, grads))
+    (o1, h1, g1), (o2, h2, g2) = results
+    torch.testing.assert_close(o1, o2, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h1, h2, rtol=1e-10, atol=1e-12)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_relu_units_take_the_cell_loop():
+    assert not MultiTimescaleRNN(3, 5, nonlinearity="relu").uses_fused_kernel
+    model = MultiTimescaleRNN(3, 5)
+    model.fused = False
+    assert not model.uses_fused_kernel
