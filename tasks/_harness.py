@@ -42,6 +42,10 @@ Example (a whole script)::
     if __name__ == "__main__":
         main()
 
+A script that trains several models calls `fit` itself and builds its epilogue from the
+pieces `run` is made of: `exits_cleanly`, `evaluate_settings`, `print_table` and
+``write_json``; `usage_error` reports a bad option found late.
+
 ``metrics.json`` holds ``task``, ``model`` (the registered class name or the name passed),
 ``seed``, ``steps`` (the steps the checkpoint holds, after a resume too), ``examples``
 (steps × batch size), ``parameters``, ``evaluation`` (setting name → the metrics
@@ -50,11 +54,12 @@ Example (a whole script)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence, TypeVar
+from typing import Any, Callable, Iterator, NoReturn, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -64,7 +69,8 @@ from memnets.training import (EVAL_SEED, NonFiniteLossError, Task, TrainConfig, 
 from memnets.training.checkpoint import check_run_directory
 from memnets.training.config import build_parser
 
-__all__ = ["EVAL_BATCH", "HARNESS_READY", "TaskConfig", "parse", "run", "usage_error", "evaluation_generator", "print_table"]
+__all__ = ["EVAL_BATCH", "HARNESS_READY", "TaskConfig", "evaluate_settings", "evaluation_generator", "exits_cleanly",
+           "parse", "print_table", "run", "usage_error"]
 
 #: The API below is complete and stable: task scripts may build on it.
 HARNESS_READY = True
@@ -153,6 +159,36 @@ def print_table(title: str, evaluation: dict[str, dict[str, Any]], notes: dict[s
         print(f"  {key}: {value}")
 
 
+@contextlib.contextmanager
+def exits_cleanly(out: str | Path) -> Iterator[None]:
+    """Turn the ends of a run into exit statuses without a traceback: Ctrl-C -> 130 (`fit`
+    has written the checkpoint and printed the resume hint), a non-finite loss -> 1 with
+    its one-line message. For scripts that call `fit` themselves (several models)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"Interrupted; the checkpoint in {out} is complete (resume with --resume).", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except NonFiniteLossError as error:
+        print(f"{_PROG[-1] if _PROG else Path(sys.argv[0]).name}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def evaluate_settings(
+    model: nn.Module,
+    task: Task,
+    settings: dict[str, dict[str, Any]],
+    evaluate: Callable[[nn.Module, Task, dict[str, Any], torch.Generator, torch.device], dict[str, Any]],
+    device: torch.device,
+) -> dict[str, dict[str, Any]]:
+    """``evaluate`` on every setting in order, in eval mode under ``torch.no_grad``, the
+    ``index``-th with `evaluation_generator` (index)."""
+    model.eval()
+    with torch.no_grad():
+        return {setting: evaluate(model, task, kwargs, evaluation_generator(index), device)
+                for index, (setting, kwargs) in enumerate(settings.items())}
+
+
 def run(
     cfg: TaskConfig,
     build: Callable[[Any], tuple[nn.Module, Task]],
@@ -173,7 +209,7 @@ def run(
         build: ``cfg -> (model, task)``; called after ``torch.manual_seed(cfg.seed)``. A
             ``ValueError`` or ``TypeError`` it raises is a usage error (exit status 2).
         settings: setting name -> keyword arguments of ``evaluate`` (``{}``: the training
-            distribution); evaluated in this order, each with `evaluation_generator`.
+            distribution); evaluated in this order (`evaluate_settings`).
         evaluate: ``(model, task, setting, generator, device) -> metrics`` (called in eval
             mode under ``torch.no_grad``); scalar metrics are printed, all are saved.
         name: the task's name in ``metrics.json`` and the table's title.
@@ -193,18 +229,12 @@ def run(
     except (TypeError, ValueError) as error:
         usage_error(str(error))
     out = Path(cfg.out)
-    trained = False
-    try:
+    with exits_cleanly(out):
         result = fit(model, task, cfg, guards=make_guards(cfg))
-        trained = True
         if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
             return {}
         device = resolve_device(cfg.device)
-        model.eval()
-        evaluation = {}
-        with torch.no_grad():
-            for index, (setting, kwargs) in enumerate(settings.items()):
-                evaluation[setting] = evaluate(model, task, kwargs, evaluation_generator(index), device)
+        evaluation = evaluate_settings(model, task, settings, evaluate, device)
         results: dict[str, Any] = {
             "task": name,
             "model": model_name or type(model).__name__,
@@ -227,12 +257,3 @@ def run(
             if plot is not None:
                 plot(model, task, out, device)
         return results
-    except KeyboardInterrupt:
-        # fit has written the checkpoint and printed the resume hint; an interrupt after
-        # training leaves the finished checkpoint in place.
-        if trained:
-            print(f"Interrupted after training; the checkpoint {out / 'model.pt'} is complete.", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    except NonFiniteLossError as error:
-        print(f"{_PROG[-1] if _PROG else name}: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
