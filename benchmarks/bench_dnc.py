@@ -1,0 +1,222 @@
+"""Training throughput of the DNC on copy batches, against pytorch-dnc's DNC with the same sizes.
+
+    python -m benchmarks.bench_dnc [--batch-sizes 1 16] [--threads 2] [--device cpu]
+                                   [--rounds 3] [--sequences 32] [--json out.json]
+                                   [--memory-sizes 16 64 256] [--pytorch-dnc PATH]
+
+Measures sequences per second of whole training steps (forward, backward and an Adam
+step) of `memnets.DNC` with its default sizes (LSTM controller of 100 units, 64 x 20
+memory, one write and four read heads) on copy-task batches (9 input channels, 8 output,
+L ~ U{1..20} per sequence, padded to the longest: T = 2 max L + 1; `memnets.data.copy_batch`
+and `memnets.data.masked_bce_loss`). Each round runs every model once over the same pool
+of batches, models interleaved; the figure is the median over rounds. Data generation is
+not timed.
+
+With ``--pytorch-dnc PATH`` (a folder holding pytorch-dnc's ``dnc`` package, for instance
+made by ``pip install --no-deps --target PATH dnc``; it is not a dependency of memnets)
+its ``DNC`` is built with the same sizes (one LSTM layer of 100 units, 64 cells of 20,
+four read heads; its default output clipping at 20) and trains on the same batches in
+the same rounds; the script prints how many times faster or slower memnets is.
+
+``--memory-sizes`` also times memnets' DNC alone at other numbers of slots N (one
+batch size, the first of ``--batch-sizes``), with the peak memory of a training step on
+CUDA or the growth of the process's peak resident memory on the CPU: the cost of the
+N x N link matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from torch import Tensor, nn
+
+from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
+from memnets.nn.memory.dnc import DNC
+
+#: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out.
+_IN, _OUT = 9, 8
+#: Fewest batches per round.
+_MIN_BATCHES = 4
+#: memnets.DNC's defaults, given to pytorch-dnc too.
+_SIZES = dict(controller_size=100, memory_size=64, word_size=20, num_read_heads=4)
+
+
+class PytorchDNCAdapter(nn.Module):
+    """pytorch-dnc's ``DNC`` behind this benchmark's ``(T, B, in) -> (logits, None)``.
+
+    pytorch-dnc (github.com/ixaxaar/pytorch-dnc, ``pip install dnc``) maps its output back
+    to ``input_size`` channels; the first ``_OUT`` of them are used as the logits. Each
+    call starts from a fresh memory (``reset_experience=True``), as its copy task does.
+    """
+
+    def __init__(self, dnc_class: type, memory_size: int = _SIZES["memory_size"]):
+        super().__init__()
+        self.net = dnc_class(
+            _IN,
+            _SIZES["controller_size"],
+            rnn_type="lstm",
+            num_layers=1,
+            num_hidden_layers=1,
+            nr_cells=memory_size,
+            cell_size=_SIZES["word_size"],
+            read_heads=_SIZES["num_read_heads"],
+            batch_first=False,
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, None]:
+        outputs, _ = self.net(x, (None, None, None), reset_experience=True)
+        return outputs[..., :_OUT], None
+
+
+def load_pytorch_dnc(path: str) -> PytorchDNCAdapter:
+    """Import pytorch-dnc's ``dnc.DNC`` from the folder ``path``."""
+    sys.path.insert(0, path)
+    try:
+        from dnc import DNC as PytorchDNC
+    except ImportError as error:
+        raise SystemExit(f"--pytorch-dnc: expected a folder holding pytorch-dnc's dnc package at {path!r}: {error}")
+    return PytorchDNCAdapter(PytorchDNC)
+
+
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def make_batches(batch_size: int, num: int, seed: int, device: torch.device) -> list[BitBatch]:
+    gen = torch.Generator().manual_seed(seed)
+    return [copy_batch(batch_size, generator=gen, device=device) for _ in range(num)]
+
+
+def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list[BitBatch], sync) -> float:
+    """Wall-clock seconds for one training step on each batch."""
+    sync()
+    start = time.perf_counter()
+    for batch in batches:
+        logits, _ = model(batch.inputs)
+        loss = masked_bce_loss(logits, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync()
+    return time.perf_counter() - start
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def time_memory_sizes(sizes: list[int], batch_size: int, rounds: int, seed: int, device: torch.device,
+                      sync, with_reference) -> dict:
+    """memnets' DNC (and the reference, if given) at several N: seq/s and peak memory of a step."""
+    results = {}
+    print(f"\n{'N':>6} {'seq/s':>8} {'step MiB':>9}" + (f" {'pytorch-dnc seq/s':>18}" if with_reference else ""))
+    for n in sizes:
+        torch.manual_seed(seed)
+        models = {"DNC": DNC(_IN, _OUT, **{**_SIZES, "memory_size": n}).to(device)}
+        if with_reference:
+            models["pytorch-dnc"] = with_reference(n)
+        batches = make_batches(batch_size, _MIN_BATCHES, seed + n, device)
+        row = {}
+        for name, model in models.items():
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+            train_round(model, optimizer, batches[:1], sync)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+                base = torch.cuda.memory_allocated(device)
+            else:
+                base = _peak_rss_mib()
+            rates = [len(batches) * batch_size / train_round(model, optimizer, batches, sync) for _ in range(rounds)]
+            if device.type == "cuda":
+                mib = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+            else:
+                mib = _peak_rss_mib() - base  # growth of the peak only: a lower bound
+            row[name] = {"seq_per_s": statistics.median(rates), "step_mib": mib}
+        results[n] = row
+        print(f"{n:>6} {row['DNC']['seq_per_s']:>8.2f} {row['DNC']['step_mib']:>9.1f}"
+              + (f" {row['pytorch-dnc']['seq_per_s']:>18.2f}" if with_reference else ""))
+        sys.stdout.flush()
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per batch size (median reported)")
+    parser.add_argument("--sequences", type=int, default=32, help="sequences per round (at least 4 batches)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-sizes", type=int, nargs="*", default=[],
+                        help="also time memnets' DNC at these N (the link matrix's cost)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--pytorch-dnc", default=None, metavar="PATH",
+                        help="also time pytorch-dnc's DNC from the folder PATH holding its dnc package")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+    torch.manual_seed(args.seed)
+    models = {"DNC": DNC(_IN, _OUT, **_SIZES).to(device)}
+    reference = None
+    if args.pytorch_dnc is not None:
+        if device.type != "cpu":
+            parser.error("--pytorch-dnc runs on the CPU only here (its memory is placed by gpu_id, not .to())")
+        models["pytorch-dnc"] = load_pytorch_dnc(args.pytorch_dnc)
+        reference_class = type(models["pytorch-dnc"].net)
+
+        def reference(n: int) -> PytorchDNCAdapter:
+            return PytorchDNCAdapter(reference_class, memory_size=n)
+
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    for name, model in models.items():
+        print(f"{name}: {count(model):,} parameters (controller 100, memory 64 x 20, 1 write + 4 read heads)")
+
+    results = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "params": {k: count(m) for k, m in models.items()}, "batch": {}}
+    has_ref = "pytorch-dnc" in models
+    print(f"\n{'batch':>5} {'T mean':>7} {'DNC seq/s':>10}" + (f" {'pytorch-dnc seq/s':>18}" if has_ref else ""))
+    for batch_size in args.batch_sizes:
+        num = max(_MIN_BATCHES, math.ceil(args.sequences / batch_size))
+        batches = make_batches(batch_size, num, args.seed + batch_size, device)
+        mean_t = statistics.mean(b.inputs.shape[0] for b in batches)
+        optimizers = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+        for name, model in models.items():  # warm-up: allocator, thread pools, lazy inits
+            train_round(model, optimizers[name], batches[:1], sync)
+        rates = {name: [] for name in models}
+        for _ in range(args.rounds):
+            for name, model in models.items():
+                rates[name].append(num * batch_size / train_round(model, optimizers[name], batches, sync))
+        median = {name: statistics.median(r) for name, r in rates.items()}
+        results["batch"][batch_size] = {"mean_T": mean_t, "seq_per_s": median, "rounds": rates}
+        line = f"{batch_size:>5} {mean_t:>7.1f} {median['DNC']:>10.2f}"
+        if has_ref:
+            ratio = median["DNC"] / median["pytorch-dnc"]
+            word = "faster" if ratio >= 1 else "slower"
+            shown = ratio if ratio >= 1 else 1 / ratio
+            line += f" {median['pytorch-dnc']:>18.2f}   memnets is {shown:.2f}x {word} than pytorch-dnc"
+            results["batch"][batch_size]["memnets_over_pytorch_dnc"] = ratio
+        print(line)
+        sys.stdout.flush()
+
+    if args.memory_sizes:
+        results["memory_sizes"] = time_memory_sizes(
+            args.memory_sizes, args.batch_sizes[0], args.rounds, args.seed, device, sync, reference
+        )
+
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
