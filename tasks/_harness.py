@@ -55,7 +55,6 @@ pieces `run` is made of: `exits_cleanly`, `evaluate_settings`, `print_table` and
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +63,20 @@ from typing import Any, Callable, Iterator, NoReturn, Sequence, TypeVar
 import torch
 from torch import nn
 
-from memnets.training import (EVAL_SEED, NonFiniteLossError, Task, TrainConfig, fit, is_main_process,
-                              make_guards, option, resolve_device, write_json)
+from memnets.training import (
+    EVAL_SEED,
+    NonFiniteLossError,
+    Task,
+    TrainConfig,
+    fit,
+    is_main_process,
+    make_guards,
+    option,
+    resolve_device,
+    write_json,
+)
 from memnets.training.checkpoint import check_run_directory
-from memnets.training.config import build_parser
+from memnets.training.config import parse_config
 
 __all__ = ["EVAL_BATCH", "HARNESS_READY", "TaskConfig", "evaluate_settings", "evaluation_generator", "exits_cleanly",
            "parse", "print_table", "run", "usage_error"]
@@ -97,13 +106,14 @@ class TaskConfig(TrainConfig):
     plots: bool = option(True)
 
 
-_PROG: list[str] = []  # the running script's program name, for usage_error
+def _prog() -> str:
+    """The program name argparse shows (the script's file name)."""
+    return Path(sys.argv[0]).name
 
 
 def usage_error(message: str) -> NoReturn:
     """End the program as argparse does for a bad option: one line on stderr, exit status 2."""
-    prog = _PROG[-1] if _PROG else Path(sys.argv[0]).name
-    print(f"{prog}: error: {message.splitlines()[0] if message else message} (see --help)", file=sys.stderr)
+    print(f"{_prog()}: error: {message.splitlines()[0] if message else message} (see --help)", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
 
 
@@ -120,16 +130,10 @@ def parse(cls: type[C], argv: Sequence[str] | None = None, doc: str | None = Non
         checkpoint without ``--resume`` or ``--overwrite``, or ``--resume`` to fewer steps
         than done end the program with exit status 2 and a one-line message.
     """
-    parser = build_parser(cls, doc)
-    _PROG.append(parser.prog)
-    values = vars(parser.parse_args(argv))
-    for field in dataclasses.fields(cls):
-        if isinstance(values[field.name], list):
-            values[field.name] = tuple(values[field.name])
+    cfg = parse_config(cls, argv, doc)
     try:
-        cfg = cls(**values)
         check_run_directory(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, steps=cfg.steps)
-    except (TypeError, ValueError) as error:
+    except ValueError as error:
         usage_error(str(error))
     return cfg
 
@@ -170,7 +174,7 @@ def exits_cleanly(out: str | Path) -> Iterator[None]:
         print(f"Interrupted; the checkpoint in {out} is complete (resume with --resume).", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except NonFiniteLossError as error:
-        print(f"{_PROG[-1] if _PROG else Path(sys.argv[0]).name}: {error}", file=sys.stderr)
+        print(f"{_prog()}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memnets.training import option
 from memnets.data.bits import repeat_copy_batch
+from memnets.training import option
 from tasks import _bits, _harness
 
 

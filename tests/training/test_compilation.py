@@ -8,8 +8,8 @@ import torch._dynamo as dynamo
 import torch._dynamo.testing
 from torch import nn
 
-from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.memory.ntm import NTM, NTMCell
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 from memnets.nn.registry import register_model
 from memnets.training import Task, TrainConfig, fit
 from memnets.training.compilation import STEP_MODULES, compile_steps, step_module_types

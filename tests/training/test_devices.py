@@ -13,10 +13,10 @@ import math
 import pytest
 import torch
 
-from memnets.data.bits import copy_batch, masked_bce_loss
 from memnets import SequenceToSequence
-from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
+from memnets.data.bits import copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
+from memnets.nn.recurrent.cells import GRUCell, LSTMCell, RNNCell
 
 _CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
