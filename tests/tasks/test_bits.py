@@ -113,3 +113,24 @@ def test_sequence_figure_of_an_ntm(tmp_path):
     ntm = memnets.NTM(10, 9, controller_size=8, memory_size=32, word_size=6)
     plot_bit_sequence(ntm, repeat_copy_batch, tmp_path / "sequence.png", length=3, repeats=2)
     assert (tmp_path / "sequence.png").stat().st_size > 0
+
+
+def test_sequence_figure_of_a_dnc(tmp_path):
+    from tasks._bits import plot_bit_sequence
+
+    dnc = memnets.DNC(9, 8, controller_size=8, memory_size=16, word_size=4, num_read_heads=2)
+    plot_bit_sequence(dnc, copy_batch, tmp_path / "sequence.png", length=4)
+    assert (tmp_path / "sequence.png").stat().st_size > 0
+
+
+def test_copy_with_tensorboard_logs_the_curves_and_the_memory_figure(tmp_path):
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    copy.main(["--out", str(out), "--steps", "4", "--batch-size", "4", "--eval-every", "2", "--log-every", "1",
+               "--test-lengths", "5", "--no-plots", "--tensorboard", *_TINY])
+    events = event_accumulator.EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"loss", "wrong_bits", "bits", "eval/wrong_bits", "eval/bits", "skipped"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("eval/wrong_bits")] == [2, 4]
+    assert [image.step for image in events.Images("sequence")] == [2, 4]
