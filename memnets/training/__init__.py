@@ -34,9 +34,10 @@ from memnets.training.guards import (
     make_guards,
 )
 from memnets.training.logger import RunLog
-from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, Task, fit, step_generator
+from memnets.training.loop import EVAL_SEED, FitResult, NonFiniteLossError, fit, step_generator
 from memnets.training.optim import GravesRMSprop, make_optimizer
 from memnets.training.rtrl import RealTimeRecurrentLearning, RTRLResult, rtrl_gradients
+from memnets.training.task import Task
 
 __all__ = [
     "Action",
