@@ -18,10 +18,10 @@ its ``DNC`` is built with the same sizes (one LSTM layer of 100 units, 64 cells 
 four read heads; its default output clipping at 20) and trains on the same batches in
 the same rounds; the script prints how many times faster or slower memnets is.
 
-``--memory-sizes`` also times memnets' DNC alone at other numbers of slots N (one
-batch size, the first of ``--batch-sizes``), with the peak memory of a training step on
-CUDA or the growth of the process's peak resident memory on the CPU: the cost of the
-N x N link matrix.
+``--memory-sizes`` also times memnets' DNC at other numbers of slots N (one batch size,
+the first of ``--batch-sizes``; pytorch-dnc too when given), with the memory that one
+forward pass keeps for the backward pass (every saved tensor's storage counted once, on
+any device): the cost of the N x N link matrix.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import statistics
 import sys
 import time
@@ -108,38 +107,41 @@ def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: lis
     return time.perf_counter() - start
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+def saved_mib(model: nn.Module, batch: BitBatch) -> float:
+    """MiB of the tensors one forward pass keeps for the backward pass (each storage once)."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        logits, _ = model(batch.inputs)
+        masked_bce_loss(logits, batch)
+    return sum(storages.values()) / 2**20
 
 
 def time_memory_sizes(sizes: list[int], batch_size: int, rounds: int, seed: int, device: torch.device,
                       sync, with_reference) -> dict:
-    """memnets' DNC (and the reference, if given) at several N: seq/s and peak memory of a step."""
+    """memnets' DNC (and the reference, if given) at several N: seq/s and the memory kept for backward."""
     results = {}
-    print(f"\n{'N':>6} {'seq/s':>8} {'step MiB':>9}" + (f" {'pytorch-dnc seq/s':>18}" if with_reference else ""))
+    print(f"\n{'N':>6} {'seq/s':>8} {'saved MiB':>10}" + (f" {'pytorch-dnc seq/s':>18}" if with_reference else ""))
     for n in sizes:
         torch.manual_seed(seed)
         models = {"DNC": DNC(_IN, _OUT, **{**_SIZES, "memory_size": n}).to(device)}
         if with_reference:
             models["pytorch-dnc"] = with_reference(n)
-        batches = make_batches(batch_size, _MIN_BATCHES, seed + n, device)
+        batches = make_batches(batch_size, _MIN_BATCHES, seed, device)  # the same batches at every N
         row = {}
         for name, model in models.items():
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
             train_round(model, optimizer, batches[:1], sync)
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-                base = torch.cuda.memory_allocated(device)
-            else:
-                base = _peak_rss_mib()
             rates = [len(batches) * batch_size / train_round(model, optimizer, batches, sync) for _ in range(rounds)]
-            if device.type == "cuda":
-                mib = (torch.cuda.max_memory_allocated(device) - base) / 2**20
-            else:
-                mib = _peak_rss_mib() - base  # growth of the peak only: a lower bound
-            row[name] = {"seq_per_s": statistics.median(rates), "step_mib": mib}
+            row[name] = {"seq_per_s": statistics.median(rates), "saved_mib": saved_mib(model, batches[0]),
+                         "T": batches[0].inputs.shape[0]}
         results[n] = row
-        print(f"{n:>6} {row['DNC']['seq_per_s']:>8.2f} {row['DNC']['step_mib']:>9.1f}"
+        print(f"{n:>6} {row['DNC']['seq_per_s']:>8.2f} {row['DNC']['saved_mib']:>10.1f}"
               + (f" {row['pytorch-dnc']['seq_per_s']:>18.2f}" if with_reference else ""))
         sys.stdout.flush()
     return results

@@ -271,9 +271,10 @@ def _link_update(link: Tensor, precedence: Tensor, write_weights: Tensor) -> Ten
     """Unchecked `link_update`: (B,N,N), (B,N), (B,N) -> (B,N,N)."""
     w_i = write_weights.unsqueeze(-1)  # (B, N, 1): rows
     w_j = write_weights.unsqueeze(-2)  # (B, 1, N): columns
-    new = (1.0 - w_i - w_j) * link + w_i * precedence.unsqueeze(-2)
-    eye = torch.eye(link.shape[-1], dtype=torch.bool, device=link.device)
-    return new.masked_fill(eye, 0.0)
+    new = torch.addcmul((1.0 - w_i - w_j) * link, w_i, precedence.unsqueeze(-2))
+    # Zero the diagonal of the fresh tensor (not an input), cheaper than a masked copy.
+    new.diagonal(dim1=-2, dim2=-1).zero_()
+    return new
 
 
 def link_update(link: Tensor, precedence: Tensor, write_weights: Tensor) -> Tensor:
@@ -317,8 +318,8 @@ def link_update(link: Tensor, precedence: Tensor, write_weights: Tensor) -> Tens
 
 def _directional_weights(link: Tensor, read_weights: Tensor) -> tuple[Tensor, Tensor]:
     """Unchecked `directional_weights`: (B,N,N), (B,R,N) -> ((B,R,N), (B,R,N))."""
-    forward = torch.einsum("bij,brj->bri", link, read_weights)  # L w
-    backward = torch.einsum("bji,brj->bri", link, read_weights)  # L^T w
+    forward = torch.bmm(read_weights, link.transpose(1, 2))  # (L w)_i = sum_j L[i, j] w_j
+    backward = torch.bmm(read_weights, link)  # (L^T w)_i = sum_j L[j, i] w_j
     return forward, backward
 
 
@@ -356,8 +357,9 @@ def directional_weights(link: Tensor, read_weights: Tensor) -> tuple[Tensor, Ten
 
 def _read_weighting(backward: Tensor, content: Tensor, forward: Tensor, modes: Tensor) -> Tensor:
     """Unchecked `read_weighting`: (B,R,N) x 3, (B,R,3) -> (B,R,N)."""
-    stacked = torch.stack([backward, content, forward], dim=-1)  # (B, R, N, 3)
-    return torch.einsum("brnk,brk->brn", stacked, modes)
+    pi = modes.unsqueeze(-2)  # (B, R, 1, 3)
+    out = torch.addcmul(backward * pi[..., 0], content, pi[..., 1])
+    return torch.addcmul(out, forward, pi[..., 2])
 
 
 def read_weighting(backward: Tensor, content: Tensor, forward: Tensor, modes: Tensor) -> Tensor:

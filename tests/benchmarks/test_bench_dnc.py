@@ -42,4 +42,5 @@ def test_bench_dnc_runs_and_reports():
                               "--memory-sizes", "4"])
     assert results["batch"][1]["seq_per_s"]["DNC"] > 0
     assert results["memory_sizes"][4]["DNC"]["seq_per_s"] > 0
+    assert results["memory_sizes"][4]["DNC"]["saved_mib"] > 0
     assert results["params"]["DNC"] > 0
