@@ -9,15 +9,18 @@ Each memnets model holds the weights of its torch twin (it loads torch's state d
 runs the same batch: one timed call is a forward pass over the whole (T, B, I) sequence
 plus the backward pass of the summed output. Each round times every model ``--repeats``
 times, the models interleaved; the reported figure is the median over rounds of the
-per-call mean (robust to other processes on a shared machine). Every ratio is printed
-with its direction ("memnets is N× faster/slower than torch.nn").
+per-call mean (robust to other processes on a shared machine), and the ratio of the
+fastest rounds beside it in brackets. Every ratio is printed with its direction
+("memnets is N× faster/slower than torch.nn").
 
 Where torch has a fused kernel for the configuration, memnets calls it (see
 `memnets.LSTM`), so the first table measures the cost of memnets' checks around it. The
 second table times, against the vanilla `memnets.LSTM`: the coupled and no-forget LSTMs
-(the vanilla kernel with rewritten weights), the peephole LSTM (the gate-core loop, eager
-and with its step compiled by ``torch.compile`` when that works here), the gate-core
-vanilla LSTM (``fused=False``) and the leaky-integrator `memnets.MultiTimescaleRNN`.
+(the vanilla kernel with rewritten weights), the peephole LSTM (its default path, one
+autograd function with a hand-derived backward; the gate-core autograd loop, eager and
+with its step compiled by ``torch.compile`` when that works here), the gate-core
+vanilla LSTM (``fused=False``) and the leaky-integrator `memnets.MultiTimescaleRNN` (torch's GRU
+kernel, and its gate-core cell loop).
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ def time_model(model: nn.Module, x: torch.Tensor, repeats: int, sync: Callable[[
     return (time.perf_counter() - start) / repeats
 
 
-def _median_times(models: dict[str, nn.Module], x: torch.Tensor, args: argparse.Namespace,
-                  device: torch.device) -> dict[str, float]:
+def _times(models: dict[str, nn.Module], x: torch.Tensor, args: argparse.Namespace,
+           device: torch.device) -> dict[str, list[float]]:
+    """Per-call seconds of every model, one entry per round, the models interleaved."""
     sync = _sync(device)
     for model in models.values():  # warm-up (and compilation)
         time_model(model, x, 1, sync)
@@ -73,13 +77,14 @@ def _median_times(models: dict[str, nn.Module], x: torch.Tensor, args: argparse.
     for _ in range(args.rounds):
         for name, model in models.items():
             times[name].append(time_model(model, x, args.repeats, sync))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def _compiled_peephole(args: argparse.Namespace, hidden: int, device: torch.device) -> nn.Module | None:
     """The peephole LSTM with its step compiled, or ``None`` where compilation fails here."""
-    model = LSTM(args.input, hidden, num_layers=args.layers, variant="peephole").to(device)
+    model = LSTM(args.input, hidden, num_layers=args.layers, variant="peephole", fused=False).to(device)
     try:
+        torch._dynamo.reset()  # one fresh compilation per configuration, within the recompile limit
         model.compile_step(dynamic=False)
         model(torch.zeros(2, 1, args.input, device=device))[0].sum().backward()
     except Exception as error:  # no C compiler, unsupported platform: report and go on eager
@@ -104,32 +109,37 @@ def bench(hidden: int, threads: int, args: argparse.Namespace, device: torch.dev
         models[f"torch.nn.{family}"], models[f"memnets.{family}"] = ref, ours
     for variant in ("coupled", "no_forget", "peephole"):
         models[f"LSTM {variant}"] = LSTM(args.input, hidden, num_layers=args.layers, variant=variant).to(device)
+    models["LSTM peephole, autograd loop"] = LSTM(args.input, hidden, num_layers=args.layers, variant="peephole",
+                                                  fused=False).to(device)
     if args.compile:
         compiled = _compiled_peephole(args, hidden, device)
         if compiled is not None:
             models["LSTM peephole, compiled step"] = compiled
     models["LSTM vanilla, gate core"] = LSTM(args.input, hidden, num_layers=args.layers, fused=False).to(device)
     models["leaky (MultiTimescaleRNN)"] = MultiTimescaleRNN(args.input, hidden).to(device)
-    median = _median_times(models, x, args, device)
-    return {"hidden": hidden, "threads": threads, "ms": {k: 1e3 * v for k, v in median.items()},
-            "max_abs_diff": max_diff}
+    models["leaky, gate core"] = MultiTimescaleRNN(args.input, hidden, fused=False).to(device)
+    times = _times(models, x, args, device)
+    return {"hidden": hidden, "threads": threads,
+            "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
+            "min_ms": {k: 1e3 * min(v) for k, v in times.items()}, "max_abs_diff": max_diff}
 
 
 def report(result: dict) -> list[str]:
     """The lines printed for one `bench` result."""
-    ms = result["ms"]
-    head = f"hidden {result['hidden']}, {result['threads']} thread(s)"
+    ms, best = result["ms"], result["min_ms"]
+    head = f"hidden {result['hidden']}, {result['threads']} thread(s)  (median; ratio of the fastest rounds in [])"
     lines = [head]
     for family in _FAMILIES:
-        ours, ref = ms[f"memnets.{family}"], ms[f"torch.nn.{family}"]
-        lines.append(f"  {family:<5} torch.nn {ref:8.2f} ms  memnets {ours:8.2f} ms  "
-                     f"{direction(ours / ref, 'memnets', 'torch.nn')}  "
+        ours, ref = f"memnets.{family}", f"torch.nn.{family}"
+        lines.append(f"  {family:<5} torch.nn {ms[ref]:8.2f} ms  memnets {ms[ours]:8.2f} ms  "
+                     f"{direction(ms[ours] / ms[ref], 'memnets', 'torch.nn')} [{best[ours] / best[ref]:.2f}]  "
                      f"(max |diff| {result['max_abs_diff'][family]:.1e})")
-    vanilla = ms["memnets.LSTM"]
+    vanilla = "memnets.LSTM"
     for name, value in ms.items():
         if name.startswith(("torch.nn.", "memnets.")):
             continue
-        lines.append(f"  {name:<30} {value:8.2f} ms  {direction(value / vanilla, name, 'the vanilla memnets.LSTM')}")
+        lines.append(f"  {name:<30} {value:8.2f} ms  {direction(value / ms[vanilla], name, 'the vanilla memnets.LSTM')} "
+                     f"[{best[name] / best[vanilla]:.2f}]")
     return lines
 
 

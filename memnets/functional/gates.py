@@ -24,6 +24,7 @@ __all__ = [
     "ACTIVATIONS",
     "RNN_NUM_GATES",
     "GRU_NUM_GATES",
+    "SATURATED",
     "rnn_update",
     "lstm_update",
     "LSTM_VARIANTS",
@@ -40,6 +41,11 @@ ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 #: Gate blocks (multiples of the hidden size) in the weights of a plain RNN and of a GRU.
 RNN_NUM_GATES = 1
 GRU_NUM_GATES = 3
+
+#: A gate pre-activation whose sigmoid is exactly 1 (and its negative's exactly 0), with
+#: derivative exactly 0, in every floating dtype: exp(-1e4) underflows to 0 even in float64.
+#: The fused kernels use it to hold a gate open or shut.
+SATURATED = 1e4
 
 #: LSTM variants understood by `lstm_update`, with the number of gate blocks each
 #: expects in its pre-activation tensor.

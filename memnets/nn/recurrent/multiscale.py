@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, _VF, nn
 
 from memnets._checks import check_dtype, check_number, check_positive_int, check_shapes
+from memnets.functional.gates import SATURATED
 from memnets.nn.recurrent._build import time_first
 from memnets.nn.recurrent.cells import LeakyRNNCell
 from memnets.nn.registry import register_model
@@ -16,9 +17,6 @@ __all__ = ["MultiTimescaleRNN"]
 
 #: Rates of `MultiTimescaleRNN` are kept inside (_ALPHA_FLOOR, 1].
 _ALPHA_FLOOR = 1e-4
-#: A gate pre-activation whose sigmoid is exactly 1 (and its negative exactly 0) in every
-#: floating dtype: exp(-1e4) underflows to 0 even in float64.
-_SATURATED = 1e4
 
 
 @register_model
@@ -121,8 +119,8 @@ class MultiTimescaleRNN(nn.Module):
         if cell.alpha_logit is not None:
             update = -cell.alpha_logit  # 1 - sigmoid(a) = sigmoid(-a)
         else:
-            update = torch.logit(1 - cell.alpha_fixed).clamp(-_SATURATED, _SATURATED)
-        reset = torch.full_like(b_ih, _SATURATED)
+            update = torch.logit(1 - cell.alpha_fixed).clamp(-SATURATED, SATURATED)
+        reset = torch.full_like(b_ih, SATURATED)
         return [torch.cat([zeros_ih, w_ih]), torch.cat([zeros_hh, w_hh]),
                 torch.cat([reset, update, b_ih]), torch.cat([torch.zeros_like(b_hh), torch.zeros_like(b_hh), b_hh])]
 

@@ -30,6 +30,7 @@ from memnets._checks import check_dtype, check_positive_int, check_probability, 
 from memnets.functional.gates import (
     GRU_NUM_GATES,
     RNN_NUM_GATES,
+    SATURATED,
     _activation,
     _gru_update_unchecked,
     _lstm_update_unchecked,
@@ -37,6 +38,7 @@ from memnets.functional.gates import (
     rnn_update,
 )
 from memnets.nn._init import uniform_
+from memnets.nn.recurrent._peephole import peephole_lstm_sequence
 from memnets.nn.recurrent.cells import _PEEPHOLE_ROWS
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -46,9 +48,6 @@ _MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 #: LSTM variants the fused LSTM kernel computes exactly, through the weights of
 #: `_as_vanilla_lstm` (the peephole variant needs the cell inside its gates: gate core only).
 _FUSED_LSTM_VARIANTS = ("vanilla", "coupled", "no_forget")
-#: A gate pre-activation whose sigmoid is exactly 1 in every floating dtype
-#: (exp(-1e4) underflows to 0 even in float64), and whose derivative is exactly 0.
-_SATURATED = 1e4
 #: torch's fused kernels, by mode: what ``torch.nn.LSTM/GRU/RNN`` call.
 _FUSED_KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
 
@@ -63,7 +62,7 @@ def _as_vanilla_lstm(variant: str, weight_ih: Tensor, weight_hh: Tensor, bias_ih
     * ``coupled`` (blocks f, g, o): $i = 1 - f = \sigma(-a_f)$, so the input-gate block is
       the negated forget block, $W_i = -W_f$, $b_i = -b_f$;
     * ``no_forget`` (blocks i, g, o): $f = 1$, a forget block with zero weights and a
-      bias whose sigmoid is exactly 1 (`_SATURATED`), so $c_t = c_{t-1} + i \odot g$.
+      bias whose sigmoid is exactly 1 (`SATURATED`), so $c_t = c_{t-1} + i \odot g$.
 
     The result is built from the parameters with differentiable operations, so gradients
     reach them through the fused kernel's backward.
@@ -84,7 +83,7 @@ def _as_vanilla_lstm(variant: str, weight_ih: Tensor, weight_hh: Tensor, bias_ih
         else:  # no_forget: first is the input gate
             forget = torch.zeros_like(first)
             if is_ih_bias:
-                forget = forget + _SATURATED
+                forget = forget + SATURATED
             out.append(torch.cat([first, forget, g, o]))
     return out
 
@@ -293,6 +292,13 @@ class _RNNBase(nn.Module):
         """
         return self.fused and self.variant in _FUSED_LSTM_VARIANTS and not self.skip_connections
 
+    @property
+    def uses_peephole_sequence(self) -> bool:
+        """Whether the peephole LSTM runs padded sequences through
+        `memnets.nn.recurrent._peephole.peephole_lstm_sequence` (a hand-derived backward,
+        first-order only) instead of the autograd loop: ``fused`` and ``variant="peephole"``."""
+        return self.fused and self.variant == "peephole" and not self.skip_connections
+
     def _run_fused(self, x: Tensor, batch_sizes: Tensor | None, states: tuple[Tensor, ...]):
         """All layers and directions in torch's fused kernel (oneDNN/ATen on CPU, cuDNN on GPU).
 
@@ -420,6 +426,11 @@ class _RNNBase(nn.Module):
         input_bias = b_ih if self.mode == "GRU" or b_ih is None else b_ih + b_hh
         flat = x.reshape(-1, x.shape[-1])
         xw = torch.mm(flat, w_ih.t()) if input_bias is None else torch.addmm(input_bias, flat, w_ih.t())
+        if self.uses_peephole_sequence and sizes is None:
+            xw = xw.view(x.shape[0], x.shape[1], w_ih.shape[0])
+            out, h_n, c_n = peephole_lstm_sequence(xw.flip(0) if reverse else xw, init[0], init[1],
+                                                   weights["weight_hh"], weights["weight_peephole"])
+            return (out.flip(0) if reverse else out), (h_n, c_n)
         step = self._step_function(weights)
         if sizes is None:
             inputs = xw.view(x.shape[0], x.shape[1], w_ih.shape[0]).unbind(0)
@@ -481,7 +492,11 @@ class RNN(_RNNBase):
     prove both paths equal in outputs and gradients. ``fused=False`` (or setting the
     attribute ``module.fused = False``) forces the gate-core path; `uses_fused_kernel`
     says which path `forward` takes. Dropout between layers draws its masks differently
-    on the two paths (same distribution, other random numbers).
+    on the two paths (same distribution, other random numbers). The coupled and
+    no-forget LSTMs run in the vanilla kernel with rewritten weights ($i = \sigma(-a_f)$;
+    a forget gate held at exactly 1). The peephole LSTM, which no torch kernel computes,
+    runs padded sequences through one autograd function with a hand-derived backward
+    (`uses_peephole_sequence`; first derivatives only, ``fused=False`` for second ones).
 
     Args:
         input_size: features of the input (I).

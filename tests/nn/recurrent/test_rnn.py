@@ -33,6 +33,7 @@ def path(request, monkeypatch):
     configuration has one) and the gate core, forced."""
     if request.param == "gate-core":
         monkeypatch.setattr(_RNNBase, "uses_fused_kernel", property(lambda self: False))
+        monkeypatch.setattr(_RNNBase, "uses_peephole_sequence", property(lambda self: False))
     return request.param
 
 

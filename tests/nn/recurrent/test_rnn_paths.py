@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from memnets.functional.gates import SATURATED
 from memnets.nn.recurrent import rnn as rnn_module
 from memnets.nn.recurrent.rnn import GRU, LSTM, RNN
 
@@ -159,6 +160,34 @@ def test_the_path_does_not_change_the_state_dict(fused):
 
 def test_the_saturated_forget_gate_is_exactly_one_in_every_dtype():
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-        value = torch.tensor(rnn_module._SATURATED, dtype=dtype)
+        value = torch.tensor(SATURATED, dtype=dtype)
         assert torch.sigmoid(value).item() == 1.0
         assert (torch.sigmoid(value) * (1 - torch.sigmoid(value))).item() == 0.0
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, False), (2, True)])
+def test_peephole_sequence_equals_the_autograd_loop(num_layers, bidirectional, bias, batch_first):
+    torch.manual_seed(0)
+    kwargs = dict(variant="peephole", num_layers=num_layers, bidirectional=bidirectional, bias=bias,
+                  batch_first=batch_first, dtype=DT)
+    hand, loop = LSTM(I, H, **kwargs), LSTM(I, H, fused=False, **kwargs)
+    loop.load_state_dict(hand.state_dict())
+    assert hand.uses_peephole_sequence and not loop.uses_peephole_sequence
+    with torch.no_grad():
+        hand.weight_peephole_l0.mul_(3.0)  # peepholes that matter
+        loop.weight_peephole_l0.copy_(hand.weight_peephole_l0)
+    D = 2 if bidirectional else 1
+    x0 = torch.randn(*((3, 6, I) if batch_first else (6, 3, I)), dtype=DT, generator=torch.Generator().manual_seed(4))
+    _check_equal(hand, loop, lambda: x0.clone().requires_grad_(True), lambda: _hx("lstm", num_layers * D, 3))
+
+
+def test_peephole_sequence_gradcheck():
+    from memnets.nn.recurrent._peephole import peephole_lstm_sequence
+
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(*shape, generator=g, dtype=DT).requires_grad_(True)
+            for shape in ((4, 2, 4 * H), (2, H), (2, H), (4 * H, H), (3, H))]
+    assert torch.autograd.gradcheck(peephole_lstm_sequence, args)
+    assert not LSTM(I, H, variant="peephole", skip_connections=True, num_layers=2).uses_peephole_sequence
