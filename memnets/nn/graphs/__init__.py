@@ -12,6 +12,8 @@ node update $g$ taken from the library's own gated cells (`memnets.GRUCell`,
   edges, GRU update.
 * `MPNNConv` (``mpnn``) -- MLP messages of (receiver, sender, edge), sum/mean/max, GRU
   or LSTM.
+* `TripletMPNNConv` (``triplet``) -- Triplet-GMPNN (Ibarz et al. 2022): gated
+  max-aggregation messages and edge latents from node triples.
 * Readouts: `GatedGraphReadout` (``readout_gated``: GGNN's gated sum),
   `GlobalPoolReadout` (``readout_pool``: sum/mean/max), `NodeSelectionReadout`
   (``readout_node_selection``: a softmax over each graph's nodes), `PointerReadout`
@@ -31,6 +33,7 @@ from memnets.nn.graphs.readout_gated import GatedGraphReadout
 from memnets.nn.graphs.readout_node_selection import NodeSelectionReadout
 from memnets.nn.graphs.readout_pointer import PointerReadout
 from memnets.nn.graphs.readout_pool import GlobalPoolReadout
+from memnets.nn.graphs.triplet import TripletMPNNConv
 
 __all__ = [
     "AGGREGATIONS",
@@ -40,4 +43,5 @@ __all__ = [
     "MPNNConv",
     "NodeSelectionReadout",
     "PointerReadout",
+    "TripletMPNNConv",
 ]

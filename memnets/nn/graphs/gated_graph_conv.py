@@ -19,6 +19,7 @@ from memnets.nn.graphs._common import (
     check_num_steps,
     pad_features,
 )
+from memnets.nn.graphs._gru import fused_gru_update
 from memnets.nn.graphs._sparse import TypedAdjacency, csr_matmul, typed_adjacency
 from memnets.nn.recurrent import GRUCell
 
@@ -59,8 +60,10 @@ class GatedGraphConv(MessagePassing):
     V × (V·K) typed adjacency, built once per call in CSR form (and its transpose, for
     the backward pass) and reused by every step, so no |E| × C tensor is ever created.
     ``aggr="max"`` goes through torch_geometric's gather / scatter path. By default the
-    GRU update is recomputed in the backward pass (``checkpoint_update``), which halves
-    the memory a long propagation keeps for the backward pass.
+    GRU update is the fused one of ``memnets.nn.graphs._gru`` (``checkpoint_update``):
+    it keeps only its inputs for the backward pass and recomputes the gates there with a
+    hand-derived backward (equal to `memnets.GRUCell`'s gradients), which halves the
+    memory a long propagation keeps; without gradients it runs in place.
 
     Args:
         out_channels: the state size C (the paper's D); input features are zero-padded
@@ -75,7 +78,8 @@ class GatedGraphConv(MessagePassing):
             per step (torch_geometric).
         checkpoint_update: recompute the GRU update in the backward pass instead of
             storing its intermediate activations (two V × C tensors kept per step instead
-            of about eight; the update's forward runs twice). Gradients are identical.
+            of about eight). Gradients are identical. Under ``torch.compile`` the
+            recomputation is ``torch.utils.checkpoint`` of the cell.
 
     Shapes:
         x: (V, F) with F ≤ C; edge_index: (2, E), row 0 the sources, row 1 the targets;
@@ -224,11 +228,17 @@ class GatedGraphConv(MessagePassing):
             else:
                 transformed = rearrange(h @ rearrange(weight, "k i o -> i (k o)"), "v (k o) -> (v k) o", k=types)
             m = self.propagate(edges, x=transformed, edge_weight=edge_weight, adjacency=adjacency, size=size)
-            if self.checkpoint_update and torch.is_grad_enabled():
-                h = checkpoint(self.rnn, m, h, use_reentrant=False)
-            else:
-                h = self.rnn(m, h)
+            h = self._update(m, h)
         return h
+
+    def _update(self, m: Tensor, h: Tensor) -> Tensor:
+        if torch.compiler.is_compiling():  # the composed cell traces; the fused function is for eager calls
+            if self.checkpoint_update and torch.is_grad_enabled():
+                return checkpoint(self.rnn, m, h, use_reentrant=False)
+            return self.rnn(m, h)
+        if self.checkpoint_update or not torch.is_grad_enabled():
+            return fused_gru_update(self.rnn, m, h)
+        return self.rnn(m, h)
 
     def message(self, x_j: Tensor, edge_weight: Tensor | None) -> Tensor:
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j

@@ -21,6 +21,7 @@ from memnets.nn.graphs._common import (
     check_num_steps,
     pad_features,
 )
+from memnets.nn.graphs._gru import fused_gru_update
 from memnets.nn.recurrent import GRUCell, LSTMCell
 
 __all__ = ["NODE_UPDATES", "MPNNConv"]
@@ -65,7 +66,9 @@ class MPNNConv(MessagePassing):
             ``hidden_channels`` of the task models, as in torch_geometric's models.)
         message_layers: the MLP's number of linear layers L (1: a linear message).
         checkpoint_update: recompute the node update in the backward pass instead of
-            storing its intermediate activations (less memory, a little more time).
+            storing its intermediate activations (less memory, a little more time; the GRU
+            through the fused update of ``memnets.nn.graphs._gru``, the LSTM through
+            ``torch.utils.checkpoint``).
         node_attr_dim: the number of static node features A seen by every message (0: none).
 
     Shapes:
@@ -190,6 +193,8 @@ class MPNNConv(MessagePassing):
 
     def _update(self, m: Tensor, state):
         if self.checkpoint_update and torch.is_grad_enabled():
+            if self.update_kind == "gru" and not torch.compiler.is_compiling():
+                return fused_gru_update(self.rnn, m, state)  # keeps m and h, recomputes the gates
             return checkpoint(self.rnn, m, state, use_reentrant=False)
         return self.rnn(m, state)
 
