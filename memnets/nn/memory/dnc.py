@@ -34,6 +34,7 @@ from memnets.functional.dnc import (
     _write_weighting,
 )
 from memnets.functional.memory import _memory_read, _memory_write
+from memnets.nn.memory.ntm import _autocast_off
 from memnets.nn.recurrent import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -322,7 +323,11 @@ class DNCCell(nn.Module):
         Returns:
             The activated parts as a `DNCInterface`.
         """
-        parts = dict(zip(self._interface_names, self.interface(hidden).split(self._interface_sizes, dim=-1)))
+        return self._activate(self.interface(hidden))
+
+    def _activate(self, xi: Tensor) -> DNCInterface:
+        """Split the raw interface vector (B, interface_size) and apply the paper's activations."""
+        parts = dict(zip(self._interface_names, xi.split(self._interface_sizes, dim=-1)))
         R = self.num_read_heads
         sigmoid = torch.sigmoid
         return DNCInterface(
@@ -344,8 +349,15 @@ class DNCCell(nn.Module):
         """One unchecked step; returns the controller output $h_t$ and the new state."""
         controller_in = torch.cat([x, rearrange(state.read_vectors, "b r w -> b (r w)")], dim=-1)
         hidden, cell = self.controller(controller_in, state.controller)
-        xi = self.interface_vector(hidden)
+        # Under autocast (--amp bf16) the controller and the read-out run in low precision, but
+        # the memory management stays in the dtype of the memory (the parameters'), as in the NTM.
+        raw = self.interface(hidden)
+        with _autocast_off(x.device.type):
+            return self._memory_step(hidden, cell, raw.to(state.memory.dtype), state)
 
+    def _memory_step(self, hidden: Tensor, cell: Tensor, raw: Tensor, state: DNCState) -> tuple[Tensor, DNCState]:
+        """The memory part of one step, from the raw interface vector."""
+        xi = self._activate(raw)
         write_content = rearrange(_content_weights(state.memory, xi.write_key, xi.write_strength), "b 1 n -> b n")
         if self.allocation:
             usage = _usage_update(state.usage, state.write_weights, state.read_weights, xi.free_gates)

@@ -366,3 +366,17 @@ def test_memory_of_the_link_matrix_is_quadratic():
     _, state = model(torch.randn(2, 3, 5))
     assert state.link.numel() == 3 * 32 * 32
     assert math.isclose(state.link.element_size() * state.link[0].numel(), 4 * 32**2)
+
+
+def test_autocast_keeps_the_memory_in_float32():
+    """Under bf16 autocast the controller runs in bf16; the memory management stays float32."""
+    torch.manual_seed(11)
+    model = DNC(5, 3, **SMALL)
+    x = torch.randn(4, 2, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, state = model(x)
+        more, state = model(x, state)  # the returned state continues under autocast too
+    assert state.memory.dtype == state.link.dtype == state.usage.dtype == torch.float32
+    assert torch.isfinite(logits.float()).all() and torch.isfinite(more.float()).all()
+    reference, _ = model(x)
+    torch.testing.assert_close(logits.float(), reference, atol=0.1, rtol=0.1)
