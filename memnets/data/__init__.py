@@ -111,12 +111,17 @@ __all__ += [
 
 # Graph-algorithm tasks: networkx graphs and ground truth as torch_geometric data.
 from memnets.data.graphs import (  # noqa: E402
+    CLRS_DIRECTED_EDGE_PROB,
     CLRS_EDGE_PROB,
     bellman_ford_graph,
     bellman_ford_predecessors,
     bfs_graph,
     bfs_predecessors,
     connectivity_graph,
+    dfs_graph,
+    dfs_predecessors,
+    dijkstra_graph,
+    dijkstra_predecessors,
     draw_seeds,
     erdos_renyi_graph,
     graph_batch,
@@ -127,12 +132,17 @@ from memnets.data.graphs import (  # noqa: E402
 
 __all__ += [
     # graphs
+    "CLRS_DIRECTED_EDGE_PROB",
     "CLRS_EDGE_PROB",
     "bellman_ford_graph",
     "bellman_ford_predecessors",
     "bfs_graph",
     "bfs_predecessors",
     "connectivity_graph",
+    "dfs_graph",
+    "dfs_predecessors",
+    "dijkstra_graph",
+    "dijkstra_predecessors",
     "draw_seeds",
     "erdos_renyi_graph",
     "graph_batch",

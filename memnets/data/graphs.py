@@ -17,6 +17,11 @@ Tasks (encodings as in the task specifications):
   themselves).
 * `bellman_ford_graph` -- Bellman-Ford predecessor (CLRS-30): the same graphs with
   symmetric weights U[0, 1]; every node's predecessor on a shortest path.
+* `dijkstra_graph` -- Dijkstra predecessor (CLRS-30): the same weighted graphs, the
+  predecessors of Dijkstra's algorithm.
+* `dfs_graph` -- DFS predecessor (CLRS-30): a directed Erdős–Rényi graph; every node's
+  parent in the depth-first forest that starts at the lowest unvisited node and scans
+  neighbours in index order (roots point to themselves).
 * `shortest_path_graph` -- GGNN's shortest path (Li et al. 2016): a connected
   Watts–Strogatz graph plus a distractor, relabelled at random; the unique shortest path
   between marked source and target. `shortest_path_steps` turns it into one
@@ -27,6 +32,7 @@ Tasks (encodings as in the task specifications):
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +48,11 @@ from memnets._checks import check_int, check_positive_int, check_probability
 __all__ = [
     "CLRS_EDGE_PROB",
     "bellman_ford_graph",
+    "dijkstra_predecessors",
+    "dijkstra_graph",
+    "dfs_predecessors",
+    "dfs_graph",
+    "CLRS_DIRECTED_EDGE_PROB",
     "bellman_ford_predecessors",
     "bfs_graph",
     "bfs_predecessors",
@@ -57,6 +68,9 @@ __all__ = [
 #: Edge probability of CLRS-30's undirected Erdős–Rényi graphs: its sampler draws each
 #: direction with p = 0.5 and keeps the pairs drawn both ways, so p = 0.5² = 0.25.
 CLRS_EDGE_PROB = 0.25
+#: Edge probability of CLRS-30's directed Erdős–Rényi graphs (DFS): every ordered pair
+#: (u, v), u ≠ v, is an edge u → v with probability 0.5.
+CLRS_DIRECTED_EDGE_PROB = 0.5
 #: Largest seed drawn by `draw_seeds` (numpy and networkx take 32-bit seeds).
 _MAX_SEED = 2**31 - 1
 #: GGNN's shortest-path graphs (Li et al. 2016, §5.2): a connected Watts–Strogatz graph
@@ -115,10 +129,64 @@ def bellman_ford_predecessors(graph: nx.Graph, source: int, weight: str = "weigh
     return parents
 
 
-def _both_directions(graph: nx.Graph) -> Tensor:
+def dijkstra_predecessors(graph: nx.Graph, source: int, weight: str = "weight") -> list[int]:
+    """Every node's predecessor in Dijkstra's algorithm from ``source`` (CLRS, §24.3).
+
+    A binary-heap Dijkstra: a node's predecessor is the node whose relaxation last
+    lowered its distance (for non-negative weights: its predecessor on a shortest path;
+    exact ties, a measure-zero event for continuous weights, keep the first). The source
+    and the nodes it cannot reach point to themselves.
+    """
+    parents = list(range(graph.number_of_nodes()))
+    distance = {source: 0.0}
+    done: set[int] = set()
+    queue = [(0.0, source)]
+    while queue:
+        d, u = heapq.heappop(queue)
+        if u in done:
+            continue
+        done.add(u)
+        for v in sorted(graph.neighbors(u)):
+            candidate = d + graph.edges[u, v][weight]
+            if v not in done and candidate < distance.get(v, math.inf):
+                distance[v], parents[v] = candidate, u
+                heapq.heappush(queue, (candidate, v))
+    return parents
+
+
+def dfs_predecessors(graph: nx.DiGraph) -> list[int]:
+    """Every node's parent in CLRS's depth-first forest of a directed graph.
+
+    As CLRS-30's DFS (Cormen et al., §22.3): roots are taken in index order (the lowest
+    unvisited node), and from each node its unvisited successors are explored in index
+    order; a root points to itself.
+    """
+    n = graph.number_of_nodes()
+    parents, visited = list(range(n)), [False] * n
+    successors = [sorted(graph.successors(u)) for u in range(n)]
+    for root in range(n):
+        if visited[root]:
+            continue
+        visited[root] = True
+        stack = [(root, iter(successors[root]))]
+        while stack:
+            u, pending = stack[-1]
+            for v in pending:
+                if not visited[v]:
+                    visited[v], parents[v] = True, u
+                    stack.append((v, iter(successors[v])))
+                    break
+            else:
+                stack.pop()
+    return parents
+
+
+def _edge_tensor(graph: nx.Graph) -> Tensor:
+    """(2, E): both directions of every edge of an undirected graph, the edges of a directed one."""
     edges = np.asarray(list(graph.edges()), dtype=np.int64).reshape(-1, 2)
-    both = np.concatenate([edges, edges[:, ::-1]], axis=0)
-    return torch.from_numpy(np.ascontiguousarray(both.T))
+    if not graph.is_directed():
+        edges = np.concatenate([edges, edges[:, ::-1]], axis=0)
+    return torch.from_numpy(np.ascontiguousarray(edges.T))
 
 
 def _one_hot(n: int, *nodes: int) -> Tensor:
@@ -134,9 +202,10 @@ def _positions(n: int, rng: np.random.Generator) -> Tensor:
     return torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, size=n))).float().unsqueeze(-1)
 
 
-def _pointer_data(graph: nx.Graph, source: int, parents: list[int], weighted: bool, rng: np.random.Generator) -> Data:
+def _pointer_data(graph: nx.Graph, source: int | None, parents: list[int], weighted: bool,
+                  rng: np.random.Generator) -> Data:
     n = graph.number_of_nodes()
-    edges = _both_directions(graph)
+    edges = _edge_tensor(graph)
     loops = torch.arange(n).repeat(2, 1)
     edge_index = torch.cat([edges, loops], dim=1)
     is_loop = torch.cat([torch.zeros(edges.size(1)), torch.ones(n)]).unsqueeze(-1)
@@ -145,6 +214,9 @@ def _pointer_data(graph: nx.Graph, source: int, parents: list[int], weighted: bo
         edge_attr = torch.cat([torch.cat([weights, torch.zeros(n)]).unsqueeze(-1), is_loop], dim=-1)
     else:
         edge_attr = is_loop
+    if source is None:
+        return Data(x=_positions(n, rng), edge_index=edge_index, edge_attr=edge_attr,
+                    predecessor_index=torch.tensor(parents), num_nodes=n)
     x = torch.cat([_one_hot(n, source), _positions(n, rng)], dim=-1)
     return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, predecessor_index=torch.tensor(parents),
                 source_index=torch.tensor([source]), num_nodes=n)
@@ -191,14 +263,66 @@ def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = Non
     Examples:
         >>> data = bellman_ford_graph(16, seed=0)
     """
-    check_positive_int("bellman_ford_graph", n=n)
-    check_probability("bellman_ford_graph", p=p)
+    graph, source, rng = _weighted_graph("bellman_ford_graph", n, p, seed)
+    return _pointer_data(graph, source, bellman_ford_predecessors(graph, source), weighted=True, rng=rng)
+
+
+def _weighted_graph(where: str, n: int, p: float, seed: int | None) -> tuple[nx.Graph, int, np.random.Generator]:
+    """G(n, p) with one weight U[0, 1] per undirected edge, a uniform source, and the generator."""
+    check_positive_int(where, n=n)
+    check_probability(where, p=p)
     rng = np.random.default_rng(seed)
     graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
     for u, v in graph.edges():
         graph.edges[u, v]["weight"] = float(rng.uniform(0.0, 1.0))
-    source = int(rng.integers(n))
-    return _pointer_data(graph, source, bellman_ford_predecessors(graph, source), weighted=True, rng=rng)
+    return graph, int(rng.integers(n)), rng
+
+
+def dijkstra_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+    """One Dijkstra-predecessor example (CLRS-30): G(n, p) with weights U[0, 1], Dijkstra's parents.
+
+    The graphs (for one seed, the graph itself) are those of `bellman_ford_graph`; the
+    labels are `dijkstra_predecessors` (the same tree when path lengths are distinct).
+
+    Returns:
+        As `bellman_ford_graph`.
+
+    Raises:
+        TypeError: ``n`` is not an int or ``p`` not a number.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+
+    Examples:
+        >>> data = dijkstra_graph(16, seed=0)
+    """
+    graph, source, rng = _weighted_graph("dijkstra_graph", n, p, seed)
+    return _pointer_data(graph, source, dijkstra_predecessors(graph, source), weighted=True, rng=rng)
+
+
+def dfs_graph(n: int, p: float = CLRS_DIRECTED_EDGE_PROB, seed: int | None = None) -> Data:
+    """One DFS-predecessor example (CLRS-30): a directed G(n, p) and its depth-first forest.
+
+    Every ordered pair (u, v), u ≠ v, is an edge u → v with probability ``p``; the labels
+    are `dfs_predecessors` (roots in index order, successors in index order, roots point
+    to themselves). There is no source: the input is the node positions alone.
+
+    Returns:
+        ``Data`` with ``x`` (n, 1) the node's position (as `bfs_graph`), ``edge_index``
+        (2, E) the directed edges plus n self-loops (the self-loops last, so a node's
+        candidates are its predecessors in the graph and itself), ``edge_attr`` (E, 1) = 1
+        on the self-loops, ``predecessor_index`` (n,).
+
+    Raises:
+        TypeError: ``n`` is not an int or ``p`` not a number.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+
+    Examples:
+        >>> data = dfs_graph(16, seed=0)
+    """
+    check_positive_int("dfs_graph", n=n)
+    check_probability("dfs_graph", p=p)
+    rng = np.random.default_rng(seed)
+    graph = nx.gnp_random_graph(n, p, seed=int(rng.integers(_MAX_SEED)), directed=True)
+    return _pointer_data(graph, None, dfs_predecessors(graph), weighted=False, rng=rng)
 
 
 def shortest_path_graph(seed: int | None = None) -> Data:
@@ -235,7 +359,7 @@ def shortest_path_graph(seed: int | None = None) -> Data:
     path = torch.tensor(paths[0])
     on_path = torch.zeros(n, dtype=torch.bool)
     on_path[path] = True
-    return Data(x=_one_hot(n, source, target), edge_index=_both_directions(graph), path_index=path,
+    return Data(x=_one_hot(n, source, target), edge_index=_edge_tensor(graph), path_index=path,
                 on_path=on_path, source_index=torch.tensor([source]), target_index=torch.tensor([target]),
                 num_nodes=n)
 
@@ -322,7 +446,7 @@ def connectivity_graph(n: int, connected: bool | None = None, p: float | None = 
         raise RuntimeError(f"connectivity_graph: no {'connected' if connected else 'disconnected'} G({n}, {p}) "
                            f"in {_MAX_TRIES} draws")
     mark = int(rng.integers(n))
-    return Data(x=_one_hot(n, mark), edge_index=_both_directions(graph), y=torch.tensor([int(connected)]),
+    return Data(x=_one_hot(n, mark), edge_index=_edge_tensor(graph), y=torch.tensor([int(connected)]),
                 num_nodes=n)
 
 

@@ -196,3 +196,88 @@ def test_one_node_graphs():
     assert int(connectivity_graph(1, connected=True, seed=0).y) == 1
     assert int(connectivity_graph(6, connected=True, p=1.0, seed=0).y) == 1  # possible labels still work
     assert int(connectivity_graph(6, connected=False, p=0.0, seed=0).y) == 0
+
+
+# ---------------------------------------------------------------------------- Dijkstra and DFS (CLRS-30)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_dijkstra_predecessors_match_networkx(seed):
+    from memnets.data.graphs import dijkstra_graph, dijkstra_predecessors
+
+    data = dijkstra_graph(14, p=0.3, seed=seed)
+    graph = _graph_of(data)
+    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+        if not loop:
+            graph.edges[u, v]["weight"] = w
+    source = int(data.source_index)
+    predecessors, distance = nx.dijkstra_predecessor_and_distance(graph, source)
+    parents = data.predecessor_index.tolist()
+    assert parents == dijkstra_predecessors(graph, source)
+    for v in range(14):
+        if v == source or v not in distance:
+            assert parents[v] == v
+        else:
+            assert predecessors[v] == [parents[v]]  # continuous weights: one shortest-path predecessor
+    same = bellman_ford_graph(14, p=0.3, seed=seed)  # the same graph, the same tree
+    assert torch.equal(same.edge_index, data.edge_index) and torch.equal(same.predecessor_index,
+                                                                          data.predecessor_index)
+
+
+def _clrs_dfs(graph: nx.DiGraph) -> list[int]:
+    """CLRS-30's DFS as a recursion over the adjacency matrix in index order."""
+    n = graph.number_of_nodes()
+    parent, color = list(range(n)), [0] * n
+
+    def visit(u):
+        color[u] = 1
+        for v in range(n):
+            if graph.has_edge(u, v) and color[v] == 0:
+                parent[v] = u
+                visit(v)
+
+    for s in range(n):
+        if color[s] == 0:
+            visit(s)
+    return parent
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_dfs_predecessors_match_networkx_and_clrs(seed):
+    from memnets.data.graphs import dfs_graph, dfs_predecessors
+
+    data = dfs_graph(12, p=0.2, seed=seed)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(12))
+    graph.add_edges_from((u, v) for u, v in data.edge_index.t().tolist() if u != v)
+    parents = data.predecessor_index.tolist()
+    assert parents == dfs_predecessors(graph) == _clrs_dfs(graph)
+    ordered = nx.DiGraph()  # networkx explores in insertion order: insert nodes and successors sorted
+    ordered.add_nodes_from(range(12))
+    ordered.add_edges_from(sorted(graph.edges()))
+    expected = list(range(12))
+    for v, u in nx.dfs_predecessors(ordered).items():
+        expected[v] = u
+    assert parents == expected
+    assert all(u == v or graph.has_edge(u, v) for v, u in enumerate(parents))  # tree edges are graph edges
+
+
+def test_dfs_graph_encoding_and_density():
+    from memnets.data.graphs import CLRS_DIRECTED_EDGE_PROB, dfs_graph
+
+    data = dfs_graph(10, seed=1)
+    assert data.x.shape == (10, 1) and not hasattr(data, "source_index")
+    sender, receiver = data.edge_index
+    loops = sender == receiver
+    assert int(loops.sum()) == 10 and torch.equal(data.edge_attr[:, 0].bool(), loops)
+    true_edge = sender == data.predecessor_index[receiver]
+    assert torch.equal(torch.bincount(receiver[true_edge], minlength=10), torch.ones(10, dtype=torch.long))
+    edges = sum(int((dfs_graph(16, seed=s).edge_index[0] != dfs_graph(16, seed=s).edge_index[1]).sum())
+                for s in range(50))
+    assert edges / (50 * 16 * 15) == pytest.approx(CLRS_DIRECTED_EDGE_PROB, abs=0.03)
+    batch = graph_batch(dfs_graph, 3, torch.Generator().manual_seed(0), n=5)
+    assert torch.equal(batch.batch[batch.predecessor_index], batch.batch)
+    with pytest.raises(ValueError, match="n must be greater than zero"):
+        dfs_graph(0)
+    with pytest.raises(ValueError, match="p in"):
+        dfs_graph(4, p=1.5)
