@@ -46,17 +46,17 @@ from torch_geometric.data import Batch, Data
 from memnets._checks import check_int, check_positive_int, check_probability
 
 __all__ = [
+    "CLRS_DIRECTED_EDGE_PROB",
     "CLRS_EDGE_PROB",
     "bellman_ford_graph",
-    "dijkstra_predecessors",
-    "dijkstra_graph",
-    "dfs_predecessors",
-    "dfs_graph",
-    "CLRS_DIRECTED_EDGE_PROB",
     "bellman_ford_predecessors",
     "bfs_graph",
     "bfs_predecessors",
     "connectivity_graph",
+    "dfs_graph",
+    "dfs_predecessors",
+    "dijkstra_graph",
+    "dijkstra_predecessors",
     "draw_seeds",
     "erdos_renyi_graph",
     "graph_batch",
