@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from memnets.data.trees import TreeTaskBatch
-from memnets.nn.models.trees import TREE_CELLS, TreeClassifier
+from memnets.nn.models.trees import TREE_CELLS, TREE_READOUTS, TreeClassifier
 from memnets.nn.recurrent import SequenceToVector
 from memnets.nn.trees import attach_schedule
 from memnets.training import Task, shard_batch
@@ -159,6 +159,8 @@ class TreeTaskConfig(_harness.TaskConfig):
         hidden_size: state size of the tree encoder or of each LSTM layer.
         lstm_layers: layers of the LSTM baseline.
         head_size: hidden units of the tree model's readout MLP (none: linear).
+        readout: the root state the tree model's readout reads: hidden (h), cell (c, the
+            Tree-LSTMs only) or both.
         eval_size: fresh expressions per periodic evaluation.
         test_size: fresh expressions per setting in the final evaluation.
     """
@@ -170,6 +172,7 @@ class TreeTaskConfig(_harness.TaskConfig):
     hidden_size: int = option(128, low=1)
     lstm_layers: int = option(1, low=1)
     head_size: int | None = option(None, low=1)
+    readout: str = option("hidden", choices=TREE_READOUTS)
     eval_size: int = option(1000, low=1)
     test_size: int = option(5000, low=1)
 
@@ -183,7 +186,8 @@ def build_model(cfg: TreeTaskConfig, tree_vocab: int, sequence_vocab: int, num_o
     """The model a `TreeTaskConfig` names (the caller seeds torch first)."""
     if cfg.model == "tree":
         return TreeClassifier(tree_vocab, num_outputs, cell=cfg.cell, embedding_size=cfg.embedding_size,
-                              hidden_size=cfg.hidden_size, arity=cfg.arity, head_size=cfg.head_size)
+                              hidden_size=cfg.hidden_size, arity=cfg.arity, head_size=cfg.head_size,
+                              readout=cfg.readout)
     return SequenceToVector(sequence_vocab, cfg.hidden_size, num_outputs, cell="lstm", num_layers=cfg.lstm_layers)
 
 

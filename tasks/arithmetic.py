@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from memnets.data.trees import ARITHMETIC_SEQUENCE_VOCAB, ARITHMETIC_VOCAB, arithmetic_batch
 from memnets.nn.models.trees import TREE_CELLS
-from memnets.training.config import option
+from memnets.training.config import LR_SCHEDULES, option
 from tasks import _harness
 from tasks._trees import TreeTask, TreeTaskConfig, run_tree_task
 
@@ -32,15 +32,18 @@ class ArithmeticConfig(TreeTaskConfig):
         max_test_depth: the final evaluation tests every depth up to this (8).
         leaf_prob: probability that an operator's shallower operand is a number.
         value_scale: the regression's unit: the model outputs value / value_scale.
+        lr_schedule: cosine by default: the regression needs its error well below half a
+            unit, and a decaying learning rate gets there.
     """
 
-    out: str = "runs/arithmetic"
+    out: str = option("runs/arithmetic")
     cell: str = option("nary", choices=TREE_CELLS)
     arity: int | None = option(2, low=1)
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 2e-3
-    eval_every: int = 250
+    steps: int = option(3000, low=0)
+    batch_size: int = option(64, low=1)
+    lr: float = option(2e-3, low=0.0, open_low=True)
+    eval_every: int = option(250, low=1)
+    lr_schedule: str = option("cosine", choices=LR_SCHEDULES)
     min_depth: int = option(1, low=1)
     max_depth: int = option(4, low=1)
     max_test_depth: int = option(8, low=1)

@@ -37,13 +37,13 @@ class ListOpsConfig(TreeTaskConfig):
             --cell childsum).
     """
 
-    out: str = "runs/listops"
+    out: str = option("runs/listops")
     cell: str = option("nary", choices=TREE_CELLS)
     arity: int | None = option(2, low=1)
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 2e-3
-    eval_every: int = 250
+    steps: int = option(3000, low=0)
+    batch_size: int = option(64, low=1)
+    lr: float = option(2e-3, low=0.0, open_low=True)
+    eval_every: int = option(250, low=1)
     max_depth: int = option(20, low=1)
     subexpression_prob: float = option(0.25, low=0.0, high=1.0)
     max_args: int = option(5, low=2)

@@ -62,6 +62,10 @@ def test_scripts_train_evaluate_and_write_metrics(tmp_path, script, extra):
     (arithmetic, ["--min-depth", "5"], "min_depth <= max_depth"),
     (arithmetic, ["--value-scale", "0"], "value_scale"),
     (arithmetic, ["--hidden-size", "0"], "hidden_size"),
+    (arithmetic, ["--steps", "-1"], "steps"),
+    (listops, ["--lr", "0"], "lr"),
+    (listops, ["--batch-size", "0"], "batch_size"),
+    (listops, ["--readout", "cell", "--cell", "gru"], "cell state"),
 ])
 def test_bad_options_exit_2_before_any_work(tmp_path, capsys, script, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -59,3 +59,4 @@ def lstm_level_inputs(x: Tensor, sizes: list[int], weight: Tensor, bias: Tensor 
     gates = F.linear(x, w_gates, b_gates).split(sizes)
     forget = F.linear(x[sizes[0]:], w_forget, b_forget).split(sizes[1:]) if len(sizes) > 1 else ()
     return [LSTMLevelInput(gates[0], None)] + [LSTMLevelInput(g, f) for g, f in zip(gates[1:], forget)]
+

@@ -55,6 +55,21 @@ def check_arity(where: str, arity: int, schedule: TreeSchedule) -> None:
                          f"0..{arity - 1}), got a child in slot {schedule.max_slot - 1}")
 
 
+class _PermuteRows(torch.autograd.Function):
+    """``x[index]`` for a permutation ``index`` whose inverse is ``inverse``: the backward
+    pass is the inverse gather, ``grad[inverse]``, instead of a scatter-add."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, index: Tensor, inverse: Tensor) -> Tensor:
+        ctx.save_for_backward(inverse)
+        return x.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (inverse,) = ctx.saved_tensors
+        return grad.index_select(0, inverse), None, None
+
+
 class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMeta):
     """Evaluates a recursive update over a forest level by level (the base of every tree model).
 
@@ -102,25 +117,29 @@ class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMet
         # Level order (permuting x, the narrowest tensor), then the input projection of all
         # nodes at once, cut into one view per level (a split: its backward is one cat).
         sizes = [ptr[k + 1] - ptr[k] for k in range(num_levels)]
-        inputs, weights = self._project(x.index_select(0, schedule.order), sizes)
+        inputs, weights = self._project(_PermuteRows.apply(x, schedule.order, schedule.position), sizes)
         inbox: list[list[list[Tensor]]] = [[[] for _ in range(self.num_states)] for _ in range(num_levels)]
-        outputs: list[list[Tensor]] = [[] for _ in range(self.num_states)]
+        hidden: list[Tensor] = []  # every level's h: the output covers every node
+        root_blocks: list[list[Tensor]] = [[] for _ in range(self.num_states)]  # the other states: roots only
         for level, (_, _, edge_start, edge_end) in enumerate(schedule.levels()):
             children = tuple(blocks[0] if len(blocks) == 1 else torch.cat(blocks) if blocks else empty
                              for blocks in inbox[level])
             edges = LevelEdges(schedule.parent[edge_start:edge_end], schedule.slot[edge_start:edge_end])
             new = self._level(inputs[level], children, edges, weights)
             blocks_out = schedule.outflow[level]
+            hidden.append(new[0])
             for k, state in enumerate(new):
-                outputs[k].append(state)
                 pieces = torch.split(state, [rows for _, rows in blocks_out]) if len(blocks_out) > 1 else (state,)
                 for (consumer, _), piece in zip(blocks_out, pieces):
                     if consumer < num_levels:
                         inbox[consumer][k].append(piece)
+                    else:  # the roots of this level (its last block)
+                        root_blocks[k].append(piece)
             inbox[level] = []
-        states = [torch.cat(out) for out in outputs]
-        roots = tuple(s.index_select(0, schedule.root_position) for s in states)
-        return states[0].index_select(0, schedule.position), roots
-
+        # Roots: their blocks in level order, then ascending id (root b is the rank of its row).
+        rank = torch.argsort(torch.argsort(schedule.root_position))
+        roots = tuple(torch.cat(blocks).index_select(0, rank) for blocks in root_blocks)
+        h = _PermuteRows.apply(torch.cat(hidden), schedule.position, schedule.order)
+        return h, roots
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

@@ -67,3 +67,18 @@ def test_tree_classifier_checkpoint_roundtrip(tmp_path):
     batch = listops_batch(3, torch.Generator().manual_seed(1), max_depth=3)
     model.eval()
     torch.testing.assert_close(loaded(batch.tree.token, batch.tree), model(batch.tree.token, batch.tree))
+
+
+@pytest.mark.parametrize("readout", ["hidden", "cell", "both"])
+def test_tree_classifier_readout_of_h_c_or_both(readout):
+    torch.manual_seed(0)
+    batch = listops_batch(4, torch.Generator().manual_seed(3))
+    model = TreeClassifier(len(LISTOPS_VOCAB), 3, cell="nary", arity=5, hidden_size=8, embedding_size=4,
+                           readout=readout)
+    _, (h_root, c_root) = model.encoder(model.embedding(batch.tree.token), batch.tree)
+    state = {"hidden": h_root, "cell": c_root, "both": torch.cat([h_root, c_root], 1)}[readout]
+    torch.testing.assert_close(model(batch.tree.token, batch.tree), model.head(state))
+    with pytest.raises(ValueError, match="needs a cell state"):
+        TreeClassifier(14, 10, cell="gru", readout=readout if readout != "hidden" else "cell")
+    with pytest.raises(ValueError, match="readout"):
+        TreeClassifier(14, 10, readout="root")

@@ -98,3 +98,12 @@ def test_leaves_equal_the_per_node_reference(model_class):
         h_ref, c_ref, roots = reference(model, x, batch)
         torch.testing.assert_close(h, h_ref)
         torch.testing.assert_close(c_root, c_ref[roots])
+
+
+@pytest.mark.parametrize("parent", [[0, 3], [-1, 0]], ids=["past-the-end", "negative"])
+def test_tree_lstm_update_refuses_a_parent_outside_the_level(parent):
+    gates, child = torch.zeros(3, 3 * HIDDEN), torch.zeros(2, HIDDEN)
+    with pytest.raises(ValueError, match=r"expected every parent in \[0, V=3\)"):
+        tree_lstm_update(gates, child, child, torch.tensor(parent))
+    with pytest.raises(ValueError, match="integer parent"):
+        tree_lstm_update(gates, child, child, torch.tensor(parent, dtype=torch.float32))
