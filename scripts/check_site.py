@@ -6,7 +6,8 @@ The site is served from a local HTTP server; each page is loaded in Chromium (De
 ``chromium`` and ``chromium-driver`` packages, driven through selenium) and checked for:
 
 * maths: MathJax loaded from the site, finished typesetting, and reported no error (no
-  ``mjx-merror`` element, and no maths left as raw TeX);
+  TeX error recorded by the site's MathJax configuration, no ``mjx-merror`` element, and
+  no maths left as raw TeX);
 * requests: none left the local server (every URL the page requested, scripts, styles,
   fonts and images included, is on the site), and none failed (HTTP status >= 400 or a
   network error);
@@ -42,6 +43,8 @@ const report = (mathjax) => {
     math: document.querySelectorAll('mjx-container').length,
     arithmatex: document.querySelectorAll('.arithmatex').length,
     errors: document.querySelectorAll('mjx-merror').length,
+    messages: (window.mathjaxErrors || []).slice(0, 3),
+    tex_errors: (window.mathjaxErrors || []).length,
     raw: raw.slice(0, 3).map((el) => el.textContent.slice(0, 60)),
     raw_count: raw.length,
     images: images.length,
@@ -122,8 +125,9 @@ def check_page(driver, base: str, path: str) -> dict:
     problems = []
     if found["mathjax"] not in ("ok", "not needed"):
         problems.append(f"MathJax {found['mathjax']}")
-    if found["errors"]:
-        problems.append(f"{found['errors']} MathJax errors")
+    if found["errors"] or found["tex_errors"]:
+        problems.append(f"{max(found['errors'], found['tex_errors'])} MathJax errors, "
+                        f"e.g. {found['messages']}")
     if found["raw_count"]:
         problems.append(f"{found['raw_count']} formulas left as TeX, e.g. {found['raw']}")
     if found["broken"]:
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'failed':>6}  {'console':>7}  result")
     for row in rows:
         images = f"{row['images'] - len(row['broken'])}/{row['images']}"
-        print(f"{row['page']:<{width}}  {row['math']:>5}  {row['errors']:>7}  {images:>7}  "
+        errors = max(row["errors"], row.get("tex_errors", 0))
+        print(f"{row['page']:<{width}}  {row['math']:>5}  {errors:>7}  {images:>7}  "
               f"{row['outside']:>7}  {row['failed']:>6}  {row['console']:>7}  "
               f"{'ok' if not row['problems'] else 'FAIL'}")
     bad = [row for row in rows if row["problems"]]

@@ -4,7 +4,14 @@ window.MathJax = {
     inlineMath: [["\\(", "\\)"]],
     displayMath: [["\\[", "\\]"]],
     processEscapes: true,
-    processEnvironments: true
+    processEnvironments: true,
+    // an unknown macro is an error (shown as one, and counted), not red text
+    packages: {"[-]": ["noundefined"]},
+    // every TeX error is recorded, so that a headless check can count them
+    formatError: (jax, error) => {
+      (window.mathjaxErrors = window.mathjaxErrors || []).push(error.message);
+      return jax.formatError(error);
+    }
   },
   options: {
     ignoreHtmlClass: ".*|",
