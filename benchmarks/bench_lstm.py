@@ -19,8 +19,7 @@ second table times, against the vanilla `memnets.LSTM`: the coupled and no-forge
 (the vanilla kernel with rewritten weights), the peephole LSTM (its default path, one
 autograd function with a hand-derived backward; the gate-core autograd loop, eager and
 with its step compiled by ``torch.compile`` when that works here), the gate-core
-vanilla LSTM (``fused=False``) and the leaky-integrator `memnets.MultiTimescaleRNN` (torch's GRU
-kernel, and its gate-core cell loop).
+vanilla LSTM (``fused=False``) and the leaky-integrator `memnets.MultiTimescaleRNN` (its cell loop).
 """
 
 from __future__ import annotations
@@ -117,7 +116,6 @@ def bench(hidden: int, threads: int, args: argparse.Namespace, device: torch.dev
             models["LSTM peephole, compiled step"] = compiled
     models["LSTM vanilla, gate core"] = LSTM(args.input, hidden, num_layers=args.layers, fused=False).to(device)
     models["leaky (MultiTimescaleRNN)"] = MultiTimescaleRNN(args.input, hidden).to(device)
-    models["leaky, gate core"] = MultiTimescaleRNN(args.input, hidden, fused=False).to(device)
     times = _times(models, x, args, device)
     return {"hidden": hidden, "threads": threads,
             "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},

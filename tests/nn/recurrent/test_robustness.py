@@ -95,7 +95,6 @@ def test_sequence_models_refuse_other_dtypes_naming_both(name, fused):
     lambda dt: TDNN(I, H, 2)(torch.zeros(5, 2, I, dtype=dt)),
     lambda dt: SkipRNN(I, H)(torch.zeros(5, 2, I, dtype=dt)),
     lambda dt: MultiTimescaleRNN(I, H)(torch.zeros(5, 2, I, dtype=dt)),
-    lambda dt: MultiTimescaleRNN(I, H, fused=False)(torch.zeros(5, 2, I, dtype=dt)),
     lambda dt: NARX(I, H, 2)(torch.zeros(5, 2, I, dtype=dt), targets=torch.zeros(5, 2, 2, dtype=dt)),
     lambda dt: NARX(I, H, 2)(torch.zeros(5, 2, I, dtype=dt), y0=torch.zeros(2, 2, dtype=dt)),
     lambda dt: JordanRNN(I, H, 2)(torch.zeros(5, 2, I, dtype=dt), targets=torch.zeros(5, 2, 2, dtype=dt)),
@@ -172,7 +171,7 @@ def test_constructors_reject_bad_values(bad):
 @pytest.mark.parametrize("bad", [
     lambda: RNNCell(3.0, H), lambda: LSTMCell(I, "4"), lambda: GRUCell(I, H, bias=1),
     lambda: LSTM(I, H, num_layers=1.0), lambda: GRU(I, H, batch_first="yes"), lambda: RNN(I, H, dropout="0.5"),
-    lambda: LSTM(I, H, bidirectional=None), lambda: MultiTimescaleRNN(I, H, fused=1),
+    lambda: LSTM(I, H, bidirectional=None)
 ])
 def test_constructors_reject_bad_types(bad):
     with pytest.raises(TypeError):
