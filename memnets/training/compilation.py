@@ -21,12 +21,14 @@ step and every sequence length; the Python loop around it stays eager.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
+import torch
 from torch import nn
 
-__all__ = ["STEP_MODULES", "compile_steps", "step_module_types"]
+__all__ = ["STEP_MODULES", "compile_steps", "compile_unavailable", "step_module_types"]
 
 #: Classes (``"module:Class"``) whose ``forward`` is one step of a recurrence: called many
 #: times per forward pass of the models that contain them.
@@ -37,6 +39,40 @@ STEP_MODULES = (
     "memnets.nn.recurrent.cells:LeakyRNNCell",
     "memnets.nn.graphs.gated_graph_conv:GatedGraphConv",
 )
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(device_type: str) -> str | None:
+    def tiny(x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x) * 2.0 + 1.0
+
+    try:
+        x = torch.linspace(-1.0, 1.0, 8, device=device_type)
+        got = torch.compile(tiny, dynamic=False)(x)
+        if not torch.allclose(got, tiny(x)):
+            return "a compiled test function gave a different result"
+    except Exception as error:  # a missing C compiler, an unsupported platform, ...
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+        return f"{type(error).__name__}: {first[:200]}"
+    finally:
+        torch._dynamo.reset()
+    return None
+
+
+def compile_unavailable(device: torch.device | str) -> str | None:
+    """Why ``torch.compile`` cannot be used on ``device`` here, or ``None`` if it can.
+
+    Compiles and runs one tiny function on the device (once per process and device type):
+    a machine without a working C compiler, or a platform torch's compiler does not
+    support, fails there, and the training loop then trains eager and says why.
+
+    Args:
+        device: the device the model trains on.
+
+    Returns:
+        ``None`` when compilation works, else a one-line reason.
+    """
+    return _probe(torch.device(device).type)
 
 
 def step_module_types() -> tuple[type[nn.Module], ...]:

@@ -27,6 +27,7 @@ import math
 import random
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from memnets.training.checkpoint import CHECKPOINT_FORMAT, atomic_save, check_run_directory, load_checkpoint, model_spec
-from memnets.training.compilation import compile_steps
+from memnets.training.compilation import compile_steps, compile_unavailable
 from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, resolve_device
 from memnets.training.distributed import DistributedContext, get_world_size, process_group
 from memnets.training.guards import CONTINUE, Action, Guard
@@ -272,6 +273,16 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, guards: Sequence[Guard] 
         return _fit(model, task, cfg, list(guards), spec, ctx)
 
 
+def _compile(model: nn.Module, device: torch.device, report: bool) -> None:
+    """Compile the model's steps, or say why not and leave it eager."""
+    reason = compile_unavailable(device)
+    if reason is None:
+        compile_steps(model)
+    elif report:
+        print(f"torch.compile is not available here ({reason}); training eager, which is slower "
+              f"but trains the same model (--no-compile silences this)", file=sys.stderr, flush=True)
+
+
 def _fit(model: nn.Module, task: Task, cfg: TrainConfig, guards: list[Guard], spec: dict[str, Any],
          ctx: DistributedContext) -> FitResult:
     """The body of `fit`, once the process group (if any) is up."""
@@ -291,7 +302,7 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, guards: list[Guard], sp
     if ctx.rank > 0:  # rank 0 keeps the single-process RNG stream; the others get their own
         torch.manual_seed(cfg.seed * _STEP_SEED_STRIDE + step + ctx.rank * _RANK_SEED_OFFSET)
     if cfg.compile:
-        compile_steps(model)
+        _compile(model, device, ctx.is_main)
     train_model = ctx.wrap(model)  # DistributedDataParallel with several processes, else the model
     amp_dtype = AMP_DTYPES[cfg.amp]
     autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from tasks import associative_recall, copy, priority_sort, repeat_copy
 from tasks._bits import evaluate_bits
 
 # A small NTM and a short copy task, so that learning is visible within seconds.
-_TINY = ["--controller-size", "32", "--memory-size", "8", "--word-size", "8", "--no-progress",
+_TINY = ["--no-compile", "--controller-size", "32", "--memory-size", "8", "--word-size", "8", "--no-progress",
          "--eval-sequences", "64", "--final-sequences", "64", "--device", "cpu"]
 
 
@@ -134,3 +135,14 @@ def test_copy_with_tensorboard_logs_the_curves_and_the_memory_figure(tmp_path):
     assert {"loss", "wrong_bits", "bits", "eval/wrong_bits", "eval/bits", "skipped"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("eval/wrong_bits")] == [2, 4]
     assert [image.step for image in events.Images("sequence")] == [2, 4]
+
+
+def test_bit_tasks_compile_by_default_and_a_compiled_run_trains(tmp_path):
+    # The task scripts' default path is the fast one: the NTM's step compiled.
+    torch.set_num_threads(1)
+    small = [arg for arg in _TINY if arg != "--no-compile"]
+    results = copy.main(["--out", str(tmp_path / "run"), "--steps", "3", "--batch-size", "4", "--max-len", "3",
+                         "--eval-every", "3", "--test-lengths", "4", "--no-plots", *small])
+    assert results["steps"] == 3
+    assert all(math.isfinite(v) for v in results["evaluation"]["train"].values())
+    assert copy.CopyConfig().compile is True

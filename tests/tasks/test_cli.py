@@ -16,7 +16,7 @@ import torch
 from tasks import copy
 
 _ROOT = Path(__file__).resolve().parents[2]
-_TINY = ["--controller-size", "8", "--memory-size", "8", "--word-size", "4", "--no-progress", "--eval-sequences",
+_TINY = ["--no-compile", "--controller-size", "8", "--memory-size", "8", "--word-size", "4", "--no-progress", "--eval-sequences",
          "8", "--final-sequences", "8", "--device", "cpu", "--batch-size", "4", "--test-lengths", "5", "--no-plots"]
 
 # One interpreter imports the scripts once, then runs every case in a forked child of its own:

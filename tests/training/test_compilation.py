@@ -240,3 +240,37 @@ def test_compile_steps_finds_the_lstm_inside_the_sequence_model():
     assert names == [name for name, m in compiled.named_modules() if type(m).__name__ == "LSTM"]
     x = torch.randn(5, 2, 4)
     torch.testing.assert_close(compiled(x)[0], eager(x)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_compile_is_available_on_this_machine():
+    # CI and the developers' machines have a C compiler: the default fast path must work here.
+    from memnets.training.compilation import compile_unavailable
+
+    assert compile_unavailable("cpu") is None
+
+
+def test_fit_falls_back_to_eager_and_says_why(tmp_path, monkeypatch, capsys):
+    import memnets.training.loop as loop
+
+    monkeypatch.setattr(loop, "compile_unavailable", lambda device: "RuntimeError: no C compiler found")
+    called = []
+    monkeypatch.setattr(loop, "compile_steps", lambda model: called.append(model))
+    losses, _ = _fit(tmp_path, compile=True)
+    eager_losses, _ = _fit(tmp_path / "eager")
+    assert called == []
+    assert "torch.compile is not available here (RuntimeError: no C compiler found); training eager" in capsys.readouterr().err
+    assert losses == eager_losses  # the eager path, bit for bit
+
+
+def test_probe_reports_a_failing_compiler(monkeypatch):
+    from memnets.training import compilation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Compiler: cc is not found\nmore detail")
+
+    compilation._probe.cache_clear()
+    monkeypatch.setattr(compilation.torch, "compile", broken)
+    try:
+        assert compilation.compile_unavailable("cpu") == "RuntimeError: Compiler: cc is not found"
+    finally:
+        compilation._probe.cache_clear()
