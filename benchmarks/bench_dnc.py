@@ -21,7 +21,8 @@ the same rounds; the script prints how many times faster or slower memnets is.
 ``--memory-sizes`` also times memnets' DNC at other numbers of slots N (one batch size,
 the first of ``--batch-sizes``; pytorch-dnc too when given), with the memory that one
 forward pass keeps for the backward pass (every saved tensor's storage counted once, on
-any device): the cost of the N x N link matrix.
+any device): the cost of the N x N link matrix. ``--link-sparsity K`` runs that sweep with
+memnets' row-sparse link matrix (K entries per row, Rae et al. 2016) instead.
 """
 
 from __future__ import annotations
@@ -123,13 +124,14 @@ def saved_mib(model: nn.Module, batch: BitBatch) -> float:
 
 
 def time_memory_sizes(sizes: list[int], batch_size: int, rounds: int, seed: int, device: torch.device,
-                      sync, with_reference) -> dict:
+                      sync, with_reference, link_sparsity: int | None = None) -> dict:
     """memnets' DNC (and the reference, if given) at several N: seq/s and the memory kept for backward."""
     results = {}
     print(f"\n{'N':>6} {'seq/s':>8} {'saved MiB':>10}" + (f" {'pytorch-dnc seq/s':>18}" if with_reference else ""))
     for n in sizes:
         torch.manual_seed(seed)
-        models = {"DNC": DNC(_IN, _OUT, **{**_SIZES, "memory_size": n}).to(device)}
+        sparsity = None if link_sparsity is None else min(link_sparsity, n)
+        models = {"DNC": DNC(_IN, _OUT, **{**_SIZES, "memory_size": n}, link_sparsity=sparsity).to(device)}
         if with_reference:
             models["pytorch-dnc"] = with_reference(n)
         batches = make_batches(batch_size, _MIN_BATCHES, seed, device)  # the same batches at every N
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[],
                         help="also time memnets' DNC at these N (the link matrix's cost)")
+    parser.add_argument("--link-sparsity", type=int, default=None, metavar="K",
+                        help="with --memory-sizes: memnets' DNC with a row-sparse link matrix, K entries per row")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--pytorch-dnc", default=None, metavar="PATH",
                         help="also time pytorch-dnc's DNC from the folder PATH holding its dnc package")
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.memory_sizes:
         results["memory_sizes"] = time_memory_sizes(
-            args.memory_sizes, args.batch_sizes[0], args.rounds, args.seed, device, sync, reference
+            args.memory_sizes, args.batch_sizes[0], args.rounds, args.seed, device, sync, reference,
+            args.link_sparsity,
         )
 
     if args.json:

@@ -12,6 +12,8 @@ from memnets.functional.dnc import (
     precedence_update,
     read_weighting,
     retention_vector,
+    sparse_directional_weights,
+    sparse_link_update,
     usage_update,
     write_weighting,
 )
@@ -50,4 +52,6 @@ __all__ = [
     "link_update",
     "directional_weights",
     "read_weighting",
+    "sparse_link_update",
+    "sparse_directional_weights",
 ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from memnets._checks import check_shapes
+from memnets._checks import check_int, check_shapes
 
 __all__ = [
     "retention_vector",
@@ -42,6 +42,8 @@ __all__ = [
     "link_update",
     "directional_weights",
     "read_weighting",
+    "sparse_link_update",
+    "sparse_directional_weights",
 ]
 
 #: Floor of the usage inside the allocation's product (as in DeepMind's reference code):
@@ -399,3 +401,133 @@ def read_weighting(backward: Tensor, content: Tensor, forward: Tensor, modes: Te
     )
     check_shapes("read_weighting", modes=(modes, "B R 3"), B=dims["B"], R=dims["R"])
     return _read_weighting(backward, content, forward, modes)
+
+
+# ------------------------------------------------------------ sparse temporal links
+
+
+def _sparse_link_update(
+    values: Tensor, indices: Tensor, precedence: Tensor, write_weights: Tensor, sparsity: int
+) -> tuple[Tensor, Tensor]:
+    """Unchecked `sparse_link_update`: (B,N,K) x 2, (B,N), (B,N), k -> ((B,N,K), (B,N,K))."""
+    B, N, K = values.shape
+    # Decay of every stored entry: (1 - w[i] - w[j]) L[i, j].
+    w_cols = write_weights.gather(1, indices.flatten(1)).view(B, N, K)
+    values = (1.0 - write_weights.unsqueeze(-1) - w_cols) * values
+    # The new term w[i] p[j] on the k largest entries of w (rows) and of p (columns).
+    w_val, w_idx = write_weights.topk(sparsity, dim=-1)  # (B, k)
+    p_val, p_idx = precedence.topk(sparsity, dim=-1)
+    rows = w_idx.unsqueeze(-1).expand(B, sparsity, K)
+    dense = values.new_zeros(B, sparsity, N).scatter_add(-1, indices.gather(1, rows), values.gather(1, rows))
+    dense = dense.scatter_add(
+        -1, p_idx.unsqueeze(1).expand(B, sparsity, sparsity), w_val.unsqueeze(-1) * p_val.unsqueeze(1)
+    )
+    dense = dense.scatter(-1, w_idx.unsqueeze(-1), 0.0)  # L[i, i] = 0
+    kept_val, kept_idx = dense.topk(K, dim=-1)  # each rebuilt row keeps its K largest entries
+    return values.scatter(1, rows, kept_val), indices.scatter(1, rows, kept_idx)
+
+
+def sparse_link_update(
+    values: Tensor, indices: Tensor, precedence: Tensor, write_weights: Tensor, sparsity: int
+) -> tuple[Tensor, Tensor]:
+    r"""Row-sparse temporal link matrix: `link_update` keeping $K$ entries per row.
+
+    The sparse link approximation of Rae et al. (2016), "Scaling memory-augmented neural
+    networks with sparse reads and writes" (NeurIPS), for the DNC's link matrix: the
+    precedence and the write weighting are cut to their $k$ largest entries
+    ($\tilde p$, $\tilde w$) for the new term, and each row of $L$ is stored as its
+    $K$ largest entries (``values[b, i, :]`` at the columns ``indices[b, i, :]``):
+
+    $$L_t[i, j] \approx \operatorname{top}_K\Big(\big(1 - w^w_t[i] - w^w_t[j]\big)
+      L_{t-1}[i, j] + \tilde w^w_t[i]\, \tilde p_{t-1}[j]\Big), \qquad L_t[i, i] = 0,$$
+
+    where only the $k$ rows with $\tilde w^w_t[i] > 0$ are rebuilt (the others only
+    decay). The memory is $O(NK)$ per sequence instead of $O(N^2)$, and a step costs
+    $O(NK + kN)$. With $k = K = N$ it equals `link_update` exactly. The gradient flows
+    through the kept entries (the choice of entries is treated as a constant, like the
+    sort in `allocation_weights`).
+
+    Args:
+        values: the stored entries of $L_{t-1}$, $K$ per row.
+        indices: their columns (long, in $[0, N)$).
+        precedence: the precedence weighting $p_{t-1}$.
+        write_weights: the write weighting $w^w_t$ of this step.
+        sparsity: $k$, entries of $w^w_t$ and $p_{t-1}$ in the new term
+            ($1 \le k \le N$).
+
+    Returns:
+        ``(values, indices)`` of $L_t$, $K$ per row.
+
+    Shapes:
+        values, indices: (B, N, K); precedence, write_weights: (B, N) -> (B, N, K) each.
+
+    Examples:
+        >>> values, indices = torch.zeros(1, 3, 1), torch.zeros(1, 3, 1, dtype=torch.long)
+        >>> values, indices = sparse_link_update(values, indices, torch.tensor([[1.0, 0.0, 0.0]]),
+        ...                                      torch.tensor([[0.0, 1.0, 0.0]]), 1)
+        >>> values[0, 1].tolist(), indices[0, 1].tolist()  # slot 1 was written after slot 0
+        ([1.0], [0])
+    """
+    where = "sparse_link_update"
+    dims = check_shapes(
+        where,
+        values=(values, "B N K"),
+        indices=(indices, "B N K"),
+        precedence=(precedence, "B N"),
+        write_weights=(write_weights, "B N"),
+    )
+    check_int(where, sparsity=sparsity)
+    if sparsity > dims["N"] or dims["K"] > dims["N"]:
+        raise ValueError(
+            f"{where}: expected sparsity and K at most N={dims['N']}, got sparsity={sparsity}, K={dims['K']}"
+        )
+    if indices.dtype != torch.long:
+        raise ValueError(f"{where}: expected indices of dtype torch.int64, got {indices.dtype}")
+    return _sparse_link_update(values, indices, precedence, write_weights, sparsity)
+
+
+def _sparse_directional_weights(values: Tensor, indices: Tensor, read_weights: Tensor) -> tuple[Tensor, Tensor]:
+    """Unchecked `sparse_directional_weights`: (B,N,K) x 2, (B,R,N) -> ((B,R,N), (B,R,N))."""
+    B, N, K = values.shape
+    R = read_weights.shape[1]
+    flat = indices.flatten(1).unsqueeze(1).expand(B, R, N * K)  # (B, R, N K)
+    at_columns = read_weights.gather(-1, flat).view(B, R, N, K)  # w[indices[i, k]]
+    forward = (values.unsqueeze(1) * at_columns).sum(-1)  # sum_k L[i, j_k] w[j_k]
+    spread = (values.unsqueeze(1) * read_weights.unsqueeze(-1)).flatten(2)  # L[i, j_k] w[i]
+    backward = read_weights.new_zeros(B, R, N).scatter_add(-1, flat, spread)
+    return forward, backward
+
+
+def sparse_directional_weights(values: Tensor, indices: Tensor, read_weights: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Forward and backward weightings from a row-sparse link matrix (`sparse_link_update`).
+
+    The same as `directional_weights` for the matrix whose row $i$ holds ``values[b, i, :]``
+    at the columns ``indices[b, i, :]`` (repeated columns add up):
+
+    $$f^i_t = L_t\, w^{r,i}_{t-1}, \qquad b^i_t = L_t^\top w^{r,i}_{t-1},$$
+
+    in $O(RNK)$ instead of $O(RN^2)$.
+
+    Args:
+        values: the stored entries of $L_t$, $K$ per row.
+        indices: their columns (long).
+        read_weights: the previous read weightings $w^r_{t-1}$, one per read head.
+
+    Returns:
+        ``(forward, backward)``, one weighting per read head.
+
+    Shapes:
+        values, indices: (B, N, K); read_weights: (B, R, N) -> forward, backward: (B, R, N) each.
+
+    Examples:
+        >>> values, indices = torch.tensor([[[0.0], [1.0]]]), torch.tensor([[[0], [0]]])
+        >>> f, b = sparse_directional_weights(values, indices, torch.tensor([[[1.0, 0.0]]]))
+        >>> f.tolist(), b.tolist()
+        ([[[0.0, 1.0]]], [[[0.0, 0.0]]])
+    """
+    where = "sparse_directional_weights"
+    dims = check_shapes(where, values=(values, "B N K"), indices=(indices, "B N K"))
+    check_shapes(where, read_weights=(read_weights, "B R N"), B=dims["B"], N=dims["N"])
+    if indices.dtype != torch.long:
+        raise ValueError(f"{where}: expected indices of dtype torch.int64, got {indices.dtype}")
+    return _sparse_directional_weights(values, indices, read_weights)

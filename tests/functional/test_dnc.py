@@ -24,6 +24,8 @@ from memnets.functional.dnc import (
     precedence_update,
     read_weighting,
     retention_vector,
+    sparse_directional_weights,
+    sparse_link_update,
     usage_update,
     write_weighting,
 )
@@ -390,4 +392,102 @@ def test_inputs_not_modified(gen):
 )
 def test_bad_shapes(call):
     with pytest.raises(ValueError, match="expected"):
+        call()
+
+
+# ------------------------------------------------------------ sparse temporal links
+
+
+def _to_dense(values, indices):
+    B, N, _ = values.shape
+    return torch.zeros(B, N, N, dtype=values.dtype).scatter_add(-1, indices, values)
+
+
+def test_sparse_links_with_k_equal_n_are_exact(gen):
+    B, R, N = 3, 2, 6
+    link = torch.zeros(B, N, N, dtype=DTYPE)
+    values, indices = torch.zeros(B, N, N, dtype=DTYPE), torch.zeros(B, N, N, dtype=torch.long)
+    p = torch.zeros(B, N, dtype=DTYPE)
+    for _ in range(8):
+        w = _weighting(B, N, generator=gen)
+        link = link_update(link, p, w)
+        values, indices = sparse_link_update(values, indices, p, w, N)
+        p = precedence_update(p, w)
+        torch.testing.assert_close(_to_dense(values, indices), link)
+    wr = _weighting(B, R, N, generator=gen)
+    for got, expected in zip(sparse_directional_weights(values, indices, wr), directional_weights(link, wr)):
+        torch.testing.assert_close(got, expected)
+
+
+def test_sparse_links_against_loop(gen):
+    """One update with K < N against the definition: decay every stored entry, add the
+    top-k outer product on the top-k rows, zero the diagonal, keep each rebuilt row's K largest."""
+    B, N, K, k = 2, 7, 3, 2
+    values = _unit(B, N, K, generator=gen) / N
+    indices = torch.stack([torch.randperm(N, generator=gen)[:K] for _ in range(B * N)]).view(B, N, K)
+    p, w = _weighting(B, N, generator=gen), _weighting(B, N, generator=gen)
+    new_values, new_indices = sparse_link_update(values, indices, p, w, k)
+    for b in range(B):
+        rows = set(w[b].topk(k).indices.tolist())
+        cols = set(p[b].topk(k).indices.tolist())
+        for i in range(N):
+            row = {}
+            for v, j in zip(values[b, i].tolist(), indices[b, i].tolist()):
+                row[j] = row.get(j, 0.0) + (1 - float(w[b, i]) - float(w[b, j])) * v
+            if i in rows:
+                for j in cols:
+                    row[j] = row.get(j, 0.0) + float(w[b, i]) * float(p[b, j])
+                row[i] = 0.0
+                top = sorted(row.values(), reverse=True)[:K]
+                top += [0.0] * (K - len(top))
+                assert sorted(new_values[b, i].tolist(), reverse=True) == pytest.approx(top)
+            else:
+                got = {j: v for v, j in zip(new_values[b, i].tolist(), new_indices[b, i].tolist())}
+                assert got == pytest.approx(row)
+
+
+def test_sparse_links_recover_one_hot_write_order(gen):
+    """One-hot writes: one predecessor per slot, so K = k = 1 is exact."""
+    N = 6
+    order = torch.randperm(N, generator=gen).tolist()
+    link = torch.zeros(1, N, N, dtype=DTYPE)
+    values, indices = torch.zeros(1, N, 1, dtype=DTYPE), torch.zeros(1, N, 1, dtype=torch.long)
+    p = torch.zeros(1, N, dtype=DTYPE)
+    for slot in order:
+        w = torch.zeros(1, N, dtype=DTYPE)
+        w[0, slot] = 1.0
+        link = link_update(link, p, w)
+        values, indices = sparse_link_update(values, indices, p, w, 1)
+        p = precedence_update(p, w)
+    torch.testing.assert_close(_to_dense(values, indices), link)
+
+
+def test_sparse_links_gradcheck(gen):
+    B, R, N, K = 2, 2, 5, 3
+    values = _unit(B, N, K, generator=gen) / N
+    indices = torch.stack([torch.randperm(N, generator=gen)[:K] for _ in range(B * N)]).view(B, N, K)
+    p, w = _weighting(B, N, generator=gen), _weighting(B, N, generator=gen)
+    wr = _weighting(B, R, N, generator=gen)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (values, p, w))
+    assert gradcheck(lambda v, pp, ww: sparse_link_update(v, indices, pp, ww, 2)[0], inputs, eps=1e-6, atol=1e-5)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (values, wr))
+    assert gradcheck(lambda v, r: sparse_directional_weights(v, indices, r), inputs, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sparse_link_update(torch.zeros(2, 4, 2), torch.zeros(2, 4, 3, dtype=torch.long), torch.zeros(2, 4),
+                                   torch.zeros(2, 4), 1),
+        lambda: sparse_link_update(torch.zeros(2, 4, 2), torch.zeros(2, 4, 2), torch.zeros(2, 4), torch.zeros(2, 4), 1),
+        lambda: sparse_link_update(torch.zeros(2, 4, 2), torch.zeros(2, 4, 2, dtype=torch.long), torch.zeros(2, 4),
+                                   torch.zeros(2, 4), 5),
+        lambda: sparse_link_update(torch.zeros(2, 4, 2), torch.zeros(2, 4, 2, dtype=torch.long), torch.zeros(2, 4),
+                                   torch.zeros(2, 4), 0),
+        lambda: sparse_directional_weights(torch.zeros(2, 4, 2), torch.zeros(2, 4, 2, dtype=torch.long),
+                                           torch.zeros(2, 1, 5)),
+    ],
+)
+def test_sparse_links_bad_arguments(call):
+    with pytest.raises(ValueError):
         call()

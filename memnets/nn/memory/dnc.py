@@ -30,6 +30,8 @@ from memnets.functional.dnc import (
     _link_update,
     _precedence_update,
     _read_weighting,
+    _sparse_directional_weights,
+    _sparse_link_update,
     _usage_update,
     _write_weighting,
 )
@@ -54,10 +56,13 @@ class DNCState(NamedTuple):
         read_vectors: what each read head read at this step, $r_t$, (B, R, W).
         usage: the usage $u_t$ of each slot, (B, N).
         link: the temporal link matrix $L_t$, (B, N, N); $L_t[i, j]$ is the degree to
-            which slot $i$ was written right after slot $j$.
+            which slot $i$ was written right after slot $j$. With ``link_sparsity=K``:
+            the $K$ stored entries of each row, (B, N, K).
         precedence: the precedence weighting $p_t$ (where the last write went), (B, N).
         read_weights: each read head's weighting $w^r_t$, (B, R, N).
         write_weights: the write head's weighting $w^w_t$, (B, N).
+        link_indices: with ``link_sparsity=K``, the columns of the entries in ``link``,
+            (B, N, K) long; otherwise an empty (B, N, 0) long tensor.
 
     With R read heads. All are what a caller plots to see how memory was managed; the
     weightings, usage, link matrix and precedence are also the next step's inputs.
@@ -71,6 +76,7 @@ class DNCState(NamedTuple):
     precedence: Tensor
     read_weights: Tensor
     write_weights: Tensor
+    link_indices: Tensor
 
 
 class DNCInterface(NamedTuple):
@@ -152,14 +158,17 @@ class DNCCell(nn.Module):
     ``temporal_links=False`` drops the read modes: the link matrix and precedence are
     neither updated nor used (they stay 0) and $w^{r,i}_t = c^{r,i}_t$. With both off
     the DNC is a content-only memory: write where the write key points, read where the
-    read keys point.
+    read keys point. ``link_sparsity=K`` keeps the link matrix row-sparse, $K$ entries per
+    row (Rae et al. 2016; `memnets.functional.sparse_link_update`): $O(NK)$ memory
+    instead of $O(N^2)$, exact for $K = N$.
 
     **Cost of the link matrix.** $L_t$ holds $N^2$ numbers per sequence, and every step
     makes a new one: training keeps two $N \times N$ tensors per sample and step for the
     backward pass, about $8 N^2$ bytes in float32 (measured: 0.6 MiB at N = 256,
     8.2 MiB at N = 1024), besides $O(N^2)$ work per step. It is practical up to a few
     hundred slots (N = 256 trains at 70 % of the speed of N = 64 on a CPU; N = 1024 at
-    5 %); beyond that, switch it off (``temporal_links=False``). The docs page gives the
+    5 %); beyond that, use ``link_sparsity`` (0.6 MiB per sample and step at N = 1024,
+    K = 8) or switch the links off (``temporal_links=False``). The docs page gives the
     measurements.
 
     Args:
@@ -171,6 +180,8 @@ class DNCCell(nn.Module):
         num_read_heads: read heads (R in the paper).
         allocation: use dynamic memory allocation (usage, free gates, allocation gate).
         temporal_links: use the temporal link matrix and the read modes.
+        link_sparsity: ``None`` (the full $N \times N$ link matrix) or $K$, the entries
+            kept per row of a row-sparse link matrix ($1 \le K \le N$).
 
     Shapes:
         x_t: (B, input_size) -> logits_t (B, output_size); the state as in `DNCState`.
@@ -192,6 +203,7 @@ class DNCCell(nn.Module):
         num_read_heads: int = 4,
         allocation: bool = True,
         temporal_links: bool = True,
+        link_sparsity: int | None = None,
     ):
         super().__init__()
         where = type(self).__name__
@@ -205,6 +217,12 @@ class DNCCell(nn.Module):
             num_read_heads=num_read_heads,
         )
         _check_flag(where, allocation=allocation, temporal_links=temporal_links)
+        if link_sparsity is not None:
+            check_positive_int(where, link_sparsity=link_sparsity)
+            if link_sparsity > memory_size:
+                raise ValueError(
+                    f"{where}: expected link_sparsity at most memory_size={memory_size}, got {link_sparsity}"
+                )
         self.input_size = input_size
         self.output_size = output_size
         self.controller_size = controller_size
@@ -213,6 +231,7 @@ class DNCCell(nn.Module):
         self.num_read_heads = num_read_heads
         self.allocation = allocation
         self.temporal_links = temporal_links
+        self.link_sparsity = link_sparsity
 
         R, W = num_read_heads, word_size
         # The interface vector's parts, in the paper's order; absent parts are left out.
@@ -248,7 +267,8 @@ class DNCCell(nn.Module):
             f"input_size={self.input_size}, output_size={self.output_size}, "
             f"controller_size={self.controller_size}, memory_size={self.memory_size}, "
             f"word_size={self.word_size}, num_read_heads={self.num_read_heads}, "
-            f"allocation={self.allocation}, temporal_links={self.temporal_links}"
+            f"allocation={self.allocation}, temporal_links={self.temporal_links}, "
+            f"link_sparsity={self.link_sparsity}"
         )
 
     # ------------------------------------------------------------------ state
@@ -268,15 +288,18 @@ class DNCCell(nn.Module):
         B, N, W, R = batch_size, self.memory_size, self.word_size, self.num_read_heads
         zero = self.interface.weight.new_zeros(())
         hidden = zero.expand(B, self.controller_size)
+        K = N if self.link_sparsity is None else self.link_sparsity
+        index_columns = 0 if self.link_sparsity is None else K
         return DNCState(
             controller=(hidden, hidden),
             memory=zero.expand(B, N, W),
             read_vectors=zero.expand(B, R, W),
             usage=zero.expand(B, N),
-            link=zero.expand(B, N, N),
+            link=zero.expand(B, N, K),
             precedence=zero.expand(B, N),
             read_weights=zero.expand(B, R, N),
             write_weights=zero.expand(B, N),
+            link_indices=torch.zeros((), dtype=torch.long, device=zero.device).expand(B, N, index_columns),
         )
 
     def check_state(self, state: DNCState, batch_size: int, where: str | None = None) -> DNCState:
@@ -298,7 +321,8 @@ class DNCCell(nn.Module):
             memory=(state.memory, "B N W"),
             read_vectors=(state.read_vectors, "B R W"),
             usage=(state.usage, "B N"),
-            link=(state.link, "B N N"),
+            link=(state.link, "B N K"),
+            link_indices=(state.link_indices, "B N J"),
             precedence=(state.precedence, "B N"),
             read_weights=(state.read_weights, "B R N"),
             write_weights=(state.write_weights, "B N"),
@@ -307,9 +331,13 @@ class DNCCell(nn.Module):
             N=self.memory_size,
             W=self.word_size,
             R=self.num_read_heads,
+            K=self.memory_size if self.link_sparsity is None else self.link_sparsity,
+            J=0 if self.link_sparsity is None else self.link_sparsity,
         )
         dtype = self.interface.weight.dtype
-        check_dtype(where, dtype, h=h, c=c, **{name: getattr(state, name) for name in DNCState._fields[1:]})
+        check_dtype(where, dtype, h=h, c=c, **{name: getattr(state, name) for name in DNCState._fields[1:-1]})
+        if state.link_indices.dtype != torch.long:
+            raise ValueError(f"{where}: expected link_indices of dtype torch.int64, got {state.link_indices.dtype}")
         return state
 
     # ------------------------------------------------------------------ step
@@ -370,7 +398,15 @@ class DNCCell(nn.Module):
         memory = _memory_write(state.memory, rearrange(write_weights, "b n -> b 1 n"), xi.erase, xi.write_vector)
 
         read_content = _content_weights(memory, xi.read_keys, xi.read_strengths)
-        if self.temporal_links:
+        link_indices = state.link_indices
+        if self.temporal_links and self.link_sparsity is not None:
+            link, link_indices = _sparse_link_update(
+                state.link, state.link_indices, state.precedence, write_weights, self.link_sparsity
+            )
+            precedence = _precedence_update(state.precedence, write_weights)
+            forward, backward = _sparse_directional_weights(link, link_indices, state.read_weights)
+            read_weights = _read_weighting(backward, read_content, forward, xi.read_modes)
+        elif self.temporal_links:
             link = _link_update(state.link, state.precedence, write_weights)
             precedence = _precedence_update(state.precedence, write_weights)
             forward, backward = _directional_weights(link, state.read_weights)
@@ -380,7 +416,7 @@ class DNCCell(nn.Module):
             read_weights = read_content
         reads = _memory_read(memory, read_weights)
         return hidden, DNCState(
-            (hidden, cell), memory, reads, usage, link, precedence, read_weights, write_weights
+            (hidden, cell), memory, reads, usage, link, precedence, read_weights, write_weights, link_indices
         )
 
     def compile_step(self, **options: Any) -> None:
@@ -439,6 +475,7 @@ class DNC(nn.Module):
         batch_first: inputs and logits are (B, T, ·) instead of (T, B, ·).
         allocation: use dynamic memory allocation (see `DNCCell`).
         temporal_links: use the temporal link matrix and read modes (see `DNCCell`).
+        link_sparsity: ``None`` (full link matrix) or $K$ entries per row (see `DNCCell`).
 
     Shapes:
         x: (T, B, input_size) -> logits (T, B, output_size) (batch first: (B, T, ·)).
@@ -462,6 +499,7 @@ class DNC(nn.Module):
         batch_first: bool = False,
         allocation: bool = True,
         temporal_links: bool = True,
+        link_sparsity: int | None = None,
     ):
         super().__init__()
         _check_flag(type(self).__name__, batch_first=batch_first)
@@ -474,6 +512,7 @@ class DNC(nn.Module):
             num_read_heads=num_read_heads,
             allocation=allocation,
             temporal_links=temporal_links,
+            link_sparsity=link_sparsity,
         )
         self.batch_first = batch_first
         self.input_size = input_size

@@ -42,6 +42,7 @@ def _random_state(cell: DNCCell, batch: int, gen: torch.Generator, dtype=torch.f
         precedence=weighting(B, N),
         read_weights=weighting(B, R, N),
         write_weights=weighting(B, N),
+        link_indices=torch.zeros(B, N, 0, dtype=torch.long),
     )
 
 
@@ -78,7 +79,7 @@ def reference_step(cell: DNCCell, x, state: DNCState):
     xi = cell.interface_vector(h)
     B, N = state.usage.shape
     R = cell.num_read_heads
-    out = {k: [] for k in DNCState._fields[1:]}
+    out = {k: [] for k in DNCState._fields[1:-1]}
     for b in range(B):
         M = state.memory[b]
         # usage: psi = prod_i (1 - f_i w^r_{t-1,i}); u = (u + w - u w) psi
@@ -112,7 +113,7 @@ def reference_step(cell: DNCCell, x, state: DNCState):
         for key, value in (("memory", M), ("read_vectors", torch.stack(reads)), ("usage", u), ("link", L),
                            ("precedence", p), ("read_weights", torch.stack(wr)), ("write_weights", ww)):
             out[key].append(value)
-    new = DNCState((h, c), **{k: torch.stack(v) for k, v in out.items()})
+    new = DNCState((h, c), **{k: torch.stack(v) for k, v in out.items()}, link_indices=state.link_indices)
     logits = cell.output(torch.cat([h, new.read_vectors.flatten(1)], -1))
     return logits, new
 
@@ -306,9 +307,10 @@ def test_reset_parameters_changes_weights():
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_compile_without_graph_breaks():
+@pytest.mark.parametrize("link_sparsity", [None, 2])
+def test_compile_without_graph_breaks(link_sparsity):
     torch.manual_seed(10)
-    model = DNC(5, 3, **SMALL)
+    model = DNC(5, 3, link_sparsity=link_sparsity, **SMALL)
     x = torch.randn(3, 2, 5)
     expected, _ = model(x)
     torch._dynamo.reset()
@@ -380,3 +382,51 @@ def test_autocast_keeps_the_memory_in_float32():
     assert torch.isfinite(logits.float()).all() and torch.isfinite(more.float()).all()
     reference, _ = model(x)
     torch.testing.assert_close(logits.float(), reference, atol=0.1, rtol=0.1)
+
+
+# ------------------------------------------------------------ sparse temporal links
+
+
+def test_sparse_links_with_k_equal_n_match_the_full_matrix():
+    torch.manual_seed(12)
+    dense = DNC(5, 3, **SMALL).double()
+    sparse = DNC(5, 3, link_sparsity=SMALL["memory_size"], **SMALL).double()
+    sparse.load_state_dict(dense.state_dict())
+    x = torch.randn(6, 2, 5, dtype=torch.float64)
+    logits, state = dense(x)
+    got, sparse_state = sparse(x)
+    torch.testing.assert_close(got, logits)
+    rebuilt = torch.zeros_like(state.link).scatter_add(-1, sparse_state.link_indices, sparse_state.link)
+    torch.testing.assert_close(rebuilt, state.link)
+
+
+def test_sparse_links_run_and_round_trip():
+    torch.manual_seed(13)
+    model = DNC(5, 3, link_sparsity=2, **SMALL)
+    logits, states = model.trace(torch.randn(7, 3, 5))
+    assert states.link.shape == (7, 3, SMALL["memory_size"], 2) and states.link_indices.dtype == torch.long
+    assert torch.isfinite(logits).all() and torch.isfinite(states.link).all()
+    grads = torch.autograd.grad(logits.square().sum(), list(model.parameters()))
+    assert all(torch.isfinite(g).all() for g in grads)
+    rebuilt = build_model(model_spec(model))
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.cell.link_sparsity == 2
+    x = torch.randn(4, 2, 5)
+    first, mid = model(x[:2])
+    rest, _ = model(x[2:], mid)
+    torch.testing.assert_close(torch.cat([first, rest]), model(x)[0])
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (7, ValueError), (2.0, TypeError)])
+def test_bad_link_sparsity(value, error):
+    with pytest.raises(error, match="link_sparsity"):
+        DNC(5, 3, link_sparsity=value, **SMALL)
+
+
+def test_sparse_state_is_checked():
+    model = DNC(5, 3, link_sparsity=2, **SMALL)
+    state = model.initial_state(2)
+    with pytest.raises(ValueError, match="link"):
+        model(torch.randn(3, 2, 5), state._replace(link=torch.zeros(2, 6, 6)))
+    with pytest.raises(ValueError, match="int64"):
+        model(torch.randn(3, 2, 5), state._replace(link_indices=torch.zeros(2, 6, 2)))
