@@ -55,6 +55,8 @@ __all__ = [
 
 #: Format tag written into every checkpoint; `load` refuses anything else.
 CHECKPOINT_FORMAT = "memnets-checkpoint-v2"
+#: The format of memnets 0.1 (no digest): still loaded, never written.
+LEGACY_FORMAT = "memnets-checkpoint-v1"
 
 #: The checkpoint entry holding `checkpoint_digest` of the rest.
 _DIGEST_KEY = "digest"
@@ -192,10 +194,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     except (RuntimeError, EOFError, OSError, KeyError, ValueError) as error:
         raise _refuse(path, f"its content cannot be read ({type(error).__name__}: "
                             f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+    found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+    if found not in (CHECKPOINT_FORMAT, LEGACY_FORMAT):
         raise _refuse(path, f"expected the format {CHECKPOINT_FORMAT!r}, found {found!r}")
-    if checkpoint.get(_DIGEST_KEY) != checkpoint_digest(checkpoint):
+    # A checkpoint of the first format carries no digest: its archive's CRCs are all that
+    # can be checked. It loads as a model; resuming training from it is refused by `fit`.
+    if found == CHECKPOINT_FORMAT and checkpoint.get(_DIGEST_KEY) != checkpoint_digest(checkpoint):
         raise _refuse(path, "its content does not match the digest stored with it (the file is corrupt)")
     if not isinstance(checkpoint.get("state_dict"), dict):
         raise _refuse(path, "it has no state_dict")

@@ -154,6 +154,9 @@ class _Run:
 
     def resume(self, path: Path, spec: dict[str, Any]) -> tuple[int, dict[str, float]]:
         checkpoint = load_checkpoint(path, map_location=self.device)
+        if checkpoint["format"] != CHECKPOINT_FORMAT:
+            raise ValueError(f"fit: cannot resume from {path}: it is a {checkpoint['format']!r} checkpoint without "
+                             f"a digest or guard state; start a new run (--overwrite) or load it with memnets.load")
         if checkpoint["model"] != spec:
             raise ValueError(f"fit: cannot resume: {path} holds {checkpoint['model']}, the model is {spec}")
         self.restore({**checkpoint, "guards": checkpoint.get("guards", {})})

@@ -198,3 +198,23 @@ def test_an_interrupted_write_keeps_the_previous_file(tmp_path):
     with pytest.raises(RuntimeError, match="interrupted"):
         atomic_save({"format": CHECKPOINT_FORMAT, "x": _Unsaveable()}, path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_a_checkpoint_of_the_first_format_still_loads_as_a_model(tmp_path):
+    import memnets
+    from memnets.nn.registry import model_spec
+    from memnets.training.checkpoint import LEGACY_FORMAT
+
+    model = memnets.NTM(4, 3, controller_size=8, memory_size=6, word_size=4)
+    path = tmp_path / "old.pt"
+    torch.save({"format": LEGACY_FORMAT, "model": model_spec(model), "state_dict": model.state_dict()}, path)
+    loaded = memnets.load(path)
+    x = torch.zeros(3, 2, 4)
+    torch.testing.assert_close(loaded(x)[0], model.eval()(x)[0])
+    # its archive's CRCs are still checked
+    data = bytearray(path.read_bytes())
+    start = data.find(b"data/0") + 200
+    data[start : start + 8] = bytes(8)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="old.pt"):
+        memnets.load(path)
