@@ -40,8 +40,13 @@ ENTRIES = (
     Entry("copy", "Copy: NTM",
           "tasks.copy --seed 1 --steps 600 --max-len 10 --test-lengths 20 --eval-every 50",
           (("learning_curve.png", "Learning curve: training loss and wrong bits per sequence."),
-           ("sequence.png", "One test sequence: inputs, targets, outputs, the write and read "
-                            "weightings over the visited slots, and the memory after the last step."))),
+           ("sequence.png", ("One test sequence: inputs, targets, outputs, the write and read "
+                             "weightings over the visited slots, and the memory after the last step.")))),
+    Entry("copy_dnc", "Copy: DNC",
+          "tasks.copy --model dnc --seed 1 --steps 600 --max-len 10 --test-lengths 20 --eval-every 50",
+          (("learning_curve.png", "Learning curve."),
+           ("sequence.png", ("One test sequence through the DNC: its write and read weightings "
+                             "and the memory after the last step.")))),
     Entry("associative_recall", "Associative recall: NTM",
           "tasks.associative_recall --seed 1 --steps 600 --test-items 12 --eval-every 50",
           (("learning_curve.png", "Learning curve."),
@@ -55,8 +60,8 @@ ENTRIES = (
           (("learning_curve.png", "Learning curve: the pointer accuracy of every node."),)),
     Entry("long_dependency", "Long dependencies: gradient norms",
           "tasks.long_dependency --seed 0 --steps 300",
-          (("gradient_norms.png", "How far back the gradient of the loss reaches, at "
-                                  "initialisation and after training."),)),
+          (("gradient_norms.png", ("How far back the gradient of the loss reaches, at "
+                                   "initialisation and after training.")),)),
 )
 
 

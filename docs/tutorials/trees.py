@@ -65,8 +65,9 @@ class MaxDigit(torch.nn.Module):
 
     def forward(self, batch) -> torch.Tensor:
         token = torch.where(batch.token < 0, torch.full_like(batch.token, 10), batch.token)
-        h, (h_root, c_root) = self.tree_lstm(self.embed(token), batch)
-        return self.out(h_root)  # (number of trees, 10): roots in the order of the trees
+        # every node's state (V, H), and the roots' (h, c), one row per tree in batch order
+        _, (h_root, _) = self.tree_lstm(self.embed(token), batch)
+        return self.out(h_root)  # (number of trees, 10)
 
 
 model = MaxDigit()

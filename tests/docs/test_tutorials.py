@@ -17,7 +17,7 @@ TUTORIALS = ROOT / "docs" / "tutorials"
 def run(script: str, cwd: Path) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(TUTORIALS / script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -54,5 +54,5 @@ def test_ggnn_learns_reachability(tmp_path):
 def test_lstm_drop_in_and_variants(script, tmp_path):
     out = run(script, tmp_path)
     assert "memnets.LSTM == torch.nn.LSTM" in out
-    mse = {name.strip(): float(value) for name, value in re.findall(r"^(.*?) test MSE ([\d.]+)$", out, re.M)}
+    mse = {name.strip(): float(value) for name, value in re.findall(r"^(.*?) test MSE ([\d.]+)$", out, re.MULTILINE)}
     assert mse["memnets.LSTM (coupled)"] < 0.05 and mse["layer-normalised LSTM"] < 0.05, out
