@@ -3,6 +3,9 @@
     python -m benchmarks.bench_ggnn [--nodes 200000] [--edges 2000000] [--channels 64]
                                     [--steps 5] [--device cpu|cuda] [--repeats 3] [--json out.json]
 
+Prints a table (times and memory as ratios to torch_geometric: below 1 is better) and, for
+every memnets row, "memnets is N× faster/slower than torch_geometric".
+
 One random graph (uniform sources and targets, seeded), both layers configured alike --
 one edge type, per-step weights, sum aggregation -- and with the same weights (ours loads
 torch_geometric's state dict; the outputs are compared). Measured per implementation:
@@ -95,6 +98,13 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(_MMAP_THRESHOLD)}
 
 
+def _direction(ours: float, reference: float) -> str:
+    """``"1.25× faster"`` or ``"1.10× slower"``: the ratio, always ≥ 1, and its direction."""
+    if ours <= reference:
+        return f"{reference / ours:.2f}× faster"
+    return f"{ours / reference:.2f}× slower"
+
+
 def measure(name: str, args: argparse.Namespace) -> dict:
     """Time and peak memory of one implementation (run in its own process)."""
     device = torch.device(args.device)
@@ -173,6 +183,11 @@ def main(argv=None) -> list[dict]:
               f"{r['cpu_seconds']:>10.3f}{r['cpu_seconds'] / base['cpu_seconds']:>9.2f}"
               f"{r['peak_mib']:>12.0f}{r['peak_mib'] / base['peak_mib']:>9.2f}"
               f"{r['max_abs_difference_to_torch_geometric']:>12.2e}")
+    for r in results:
+        if r["implementation"] != "torch_geometric":
+            print(f"{r['implementation']} is {_direction(r['seconds'], base['seconds'])} than torch_geometric "
+                  f"(wall time; {_direction(r['cpu_seconds'], base['cpu_seconds'])} in CPU time; "
+                  f"{r['peak_mib'] / base['peak_mib']:.2f}× its peak memory)")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"config": vars(args), "results": results}, handle, indent=2)

@@ -140,12 +140,13 @@ class PointerConfig(_harness.TaskConfig):
         eval_graphs: graphs per periodic evaluation.
         test_graphs: graphs per size in the final evaluation.
         hidden_channels: state size.
-        processor: ``"mpnn"`` or ``"ggnn"`` (BFS only: no edge features).
+        processor: ``"mpnn"``, ``"ggnn"`` (BFS only: no edge features) or ``"triplet"``
+            (Triplet-GMPNN, max aggregation only).
         aggr: the processor's aggregation (CLRS: max).
         update: node update, ``"gru"`` or ``"lstm"`` (``"lstm"``: MPNN only).
         num_steps: message-passing steps (``None``: the graph's node count).
         message_layers: linear layers of the message MLP.
-        reinject_inputs: the messages see the node features at every step (MPNN only).
+        reinject_inputs: the messages see the node features at every step (MPNN and triplet).
         max_step_factor: training runs T ~ U{T₀, ..., ⌈factor·T₀⌉} steps, T₀ = ``num_steps``
             or n (1: always T₀).
     """
@@ -171,10 +172,12 @@ class PointerConfig(_harness.TaskConfig):
     max_step_factor: float = option(2.0, low=1.0)
 
     def validate(self) -> None:
-        """The fields' ranges, then: GGNN has a GRU update."""
+        """The fields' ranges, then: GGNN has a GRU update, the triplet processor a max aggregation."""
         super().validate()
         if self.processor == "ggnn" and self.update != "gru":
             raise ValueError(f"{type(self).__name__}: processor 'ggnn' has a GRU update, got update={self.update!r}")
+        if self.processor == "triplet" and self.aggr != "max":
+            raise ValueError(f"{type(self).__name__}: processor 'triplet' aggregates by max, got aggr={self.aggr!r}")
 
 
 def run_pointer_task(cfg: PointerConfig, make_graph: Callable[..., Data], in_channels: int, edge_dim: int,
@@ -182,11 +185,11 @@ def run_pointer_task(cfg: PointerConfig, make_graph: Callable[..., Data], in_cha
     """Train a `GraphPointerNet` on a pointer task and evaluate it at every test size (the harness)."""
 
     def build(cfg: PointerConfig) -> tuple[nn.Module, Task]:
-        mpnn = cfg.processor == "mpnn"
-        model = GraphPointerNet(in_channels, edge_dim=edge_dim if mpnn else 0, hidden_channels=cfg.hidden_channels,
-                                processor=cfg.processor, aggr=cfg.aggr, update=cfg.update,
-                                num_steps=cfg.num_steps, message_layers=cfg.message_layers,
-                                reinject_inputs=cfg.reinject_inputs and mpnn)
+        features = cfg.processor != "ggnn"  # GGNN takes edge types, not features, and sees x only in h^(0)
+        model = GraphPointerNet(in_channels, edge_dim=edge_dim if features else 0,
+                                hidden_channels=cfg.hidden_channels, processor=cfg.processor, aggr=cfg.aggr,
+                                update=cfg.update, num_steps=cfg.num_steps, message_layers=cfg.message_layers,
+                                reinject_inputs=cfg.reinject_inputs and features)
         step_range = train_step_range(cfg.num_steps, cfg.n, cfg.max_step_factor)
         return model, PointerTask(make_graph, cfg.n, cfg.p, cfg.eval_graphs, step_range)
 

@@ -4,7 +4,7 @@
 
 Erdős–Rényi graphs with symmetric weights U[0, 1] as edge features; trains on n = 16,
 reports pointer accuracy at n = 16 and n = 64 (TASKS.md). The same model and loop as
-``tasks.bfs`` (``tasks._graphs``); the edge weights need the MPNN processor.
+``tasks.bfs`` (``tasks._graphs``); the edge weights need the MPNN or the triplet processor.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ class BellmanFordConfig(PointerConfig):
     steps: int = 1000
 
     def validate(self) -> None:
-        """The pointer tasks' rules, then: the edge weights need the MPNN."""
+        """The pointer tasks' rules, then: the edge weights need edge features (not GGNN)."""
         super().validate()
-        if self.processor != "mpnn":
-            raise ValueError(f"BellmanFordConfig: the edge weights need processor 'mpnn', got {self.processor!r}")
+        if self.processor == "ggnn":
+            raise ValueError("BellmanFordConfig: the edge weights need processor 'mpnn' or 'triplet', got 'ggnn'")
 
 
 def main(argv=None) -> dict[str, Any]:

@@ -92,6 +92,16 @@ def test_connectivity_script(tmp_path):
     assert model(graph_batch(connectivity_graph, 2, torch.Generator().manual_seed(0), n=8)).shape == (2, 2)
 
 
+def test_pointer_tasks_train_the_triplet_processor(tmp_path):
+    from tasks import bellman_ford
+
+    results = bellman_ford.main(["--out", str(tmp_path), *TINY, "--eval-graphs", "2", "--test-graphs", "2",
+                                 "--test-sizes", "6", "--n", "6", "--hidden-channels", "8", "--processor", "triplet"])
+    assert results["model"] == "GraphPointerNet/triplet"
+    model = memnets.load(tmp_path / "model.pt")
+    assert type(model.processor).__name__ == "TripletMPNNConv" and model.processor.edge_dim == 2
+
+
 @pytest.mark.parametrize("script, argv, match", [
     ("bfs", ["--n", "0"], "n must be greater than zero"),
     ("bfs", ["--p", "2"], "p"),
@@ -99,7 +109,8 @@ def test_connectivity_script(tmp_path):
     ("bfs", ["--processor", "ggnn", "--update", "lstm"], "GRU update"),
     ("bfs", ["--hidden-channels", "1"], "hidden_channels"),
     ("bfs", ["--test-sizes", "16", "0"], "test_sizes"),
-    ("bellman_ford", ["--processor", "ggnn"], "need processor 'mpnn'"),
+    ("bellman_ford", ["--processor", "ggnn"], "need processor 'mpnn' or 'triplet'"),
+    ("bfs", ["--processor", "triplet", "--aggr", "add"], "aggregates by max"),
     ("connectivity", ["--readout", "attention"], "readout"),
     ("connectivity", ["--n", "1"], "n"),
     ("shortest_path", ["--train-graphs", "0"], "train_graphs"),

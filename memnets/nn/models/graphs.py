@@ -22,13 +22,14 @@ from memnets.nn.graphs import (
     MPNNConv,
     NodeSelectionReadout,
     PointerReadout,
+    TripletMPNNConv,
 )
 from memnets.nn.registry import register_model
 
 __all__ = ["PROCESSORS", "GraphClassifier", "GraphPointerNet", "NodeSelectionGGNN", "graph_steps"]
 
 #: Processors of the task models.
-PROCESSORS = ("mpnn", "ggnn")
+PROCESSORS = ("mpnn", "ggnn", "triplet")
 
 
 def graph_steps(data: Data, num_steps: int | None) -> int:
@@ -54,6 +55,10 @@ def _processor(kind: str, hidden: int, edge_dim: int, aggr: str, update: str, me
         if update != "gru":
             raise ValueError(f"processor 'ggnn' has a GRU update, got update={update!r}")
         return GatedGraphConv(hidden, 1, aggr=aggr, checkpoint_update=False)  # small graphs: speed over memory
+    if kind == "triplet":
+        if aggr != "max":
+            raise ValueError(f"processor 'triplet' aggregates by max (Triplet-GMPNN), got aggr={aggr!r}")
+        return TripletMPNNConv(hidden, edge_dim=edge_dim, num_layers=1, node_attr_dim=node_attr_dim)
     raise ValueError(f"expected processor to be one of {PROCESSORS}, got {kind!r}")
 
 
@@ -72,6 +77,9 @@ def _graphs_of(data: Data) -> tuple[Tensor | None, int]:
 
 
 def _process(processor: nn.Module, data: Data, steps: int) -> Tensor:
+    if isinstance(processor, TripletMPNNConv):
+        return processor(data.x, data.edge_index, getattr(data, "edge_attr", None) if processor.edge_dim else None,
+                         data.x if processor.node_attr_dim else None, _graphs_of(data)[0], num_steps=steps)
     if isinstance(processor, MPNNConv):
         return processor(data.x, data.edge_index, getattr(data, "edge_attr", None) if processor.edge_dim else None,
                          data.x if processor.node_attr_dim else None, num_steps=steps)
@@ -92,9 +100,11 @@ class GraphPointerNet(nn.Module):
         edge_dim: edge feature size D.
         hidden_channels: state size C (torch_geometric's meaning: the node embedding;
             the width of the MPNN's message MLP is C too).
-        processor: ``"mpnn"`` or ``"ggnn"`` (no edge features).
-        aggr: the processor's aggregation (CLRS uses max).
-        update: ``"gru"`` or ``"lstm"`` (MPNN only).
+        processor: ``"mpnn"``, ``"ggnn"`` (no edge features) or ``"triplet"``
+            (`TripletMPNNConv`, Triplet-GMPNN: its edge latents join the pointer head's
+            edge features, as CLRS's decoders read them).
+        aggr: the processor's aggregation (CLRS uses max; the triplet processor only max).
+        update: ``"gru"`` or ``"lstm"`` (MPNN only; the triplet processor has its own gate).
         num_steps: fixed $T$, or ``None`` for the largest graph's node count.
         message_layers: linear layers of the MPNN's message MLP.
         reinject_inputs: the MPNN's messages also see the node features at every step
@@ -120,13 +130,23 @@ class GraphPointerNet(nn.Module):
         self.edge_dim = edge_dim
         self.processor = _processor(processor, hidden_channels, edge_dim, aggr, update, message_layers,
                                     in_channels if reinject_inputs else 0)
-        self.pointer = PointerReadout(hidden_channels + in_channels, edge_dim)
+        self.triplet = isinstance(self.processor, TripletMPNNConv)
+        self.pointer = PointerReadout(hidden_channels + in_channels, edge_dim + (hidden_channels if self.triplet else 0))
 
     def forward(self, data: Data, num_steps: int | None = None) -> Tensor:
         """Log-probabilities of every edge as its target's pointer; ``num_steps`` overrides $T$."""
-        h = _process(self.processor, data, graph_steps(data, self.num_steps if num_steps is None else num_steps))
+        steps = graph_steps(data, self.num_steps if num_steps is None else num_steps)
+        edge_attr = data.edge_attr if self.edge_dim else None
+        if self.triplet:
+            batch, _ = _graphs_of(data)
+            node_attr = data.x if self.processor.node_attr_dim else None
+            h, latents = self.processor(data.x, data.edge_index, edge_attr, node_attr, batch, num_steps=steps,
+                                        return_edge_latents=True)
+            edge_attr = latents if edge_attr is None else torch.cat([edge_attr, latents], dim=-1)
+        else:
+            h = _process(self.processor, data, steps)
         h = torch.cat([h, data.x], dim=-1)  # the pointer sees (h_v, x_v), as GGNN's readouts do
-        return self.pointer(h, data.edge_index, data.edge_attr if self.edge_dim else None)
+        return self.pointer(h, data.edge_index, edge_attr)
 
     @torch.no_grad()
     def predict(self, data: Data) -> Tensor:

@@ -82,3 +82,20 @@ def test_a_float64_batch_needs_a_float64_model():
     with pytest.raises(ValueError, match="dtype torch.float32.*got torch.float64"):
         model(data)
     assert model.double()(data).dtype == torch.float64
+
+
+def test_pointer_net_with_the_triplet_processor_reads_its_edge_latents():
+    torch.manual_seed(0)
+    model = GraphPointerNet(2, edge_dim=1, hidden_channels=8, processor="triplet", num_steps=2, reinject_inputs=True)
+    batch = graph_batch(bfs_graph, 3, torch.Generator().manual_seed(1), n=6)
+    h, latents = model.processor(batch.x, batch.edge_index, batch.edge_attr, batch.x, batch.batch, num_steps=2,
+                                 return_edge_latents=True)
+    expected = model.pointer(torch.cat([h, batch.x], 1), batch.edge_index, torch.cat([batch.edge_attr, latents], 1))
+    torch.testing.assert_close(model(batch), expected)
+    log_p = model(batch)
+    log_p.sum().backward()  # trains end to end
+    assert model.processor.tri_u.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="aggregates by max"):
+        GraphPointerNet(2, edge_dim=1, processor="triplet", aggr="add")
+    classifier = GraphClassifier(1, 2, hidden_channels=8, processor="triplet", aggr="max")
+    assert classifier(graph_batch(connectivity_graph, 2, torch.Generator().manual_seed(0), n=6)).shape == (2, 2)
