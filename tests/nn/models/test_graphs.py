@@ -8,7 +8,13 @@ import torch
 from torch_geometric.data import Batch
 
 import memnets
-from memnets.data.graphs import bfs_graph, connectivity_graph, graph_batch, shortest_path_graph, shortest_path_steps
+from memnets.data.graphs import (
+    bfs_graph,
+    connectivity_graph,
+    graph_batch,
+    shortest_path_graph,
+    shortest_path_steps,
+)
 from memnets.nn.graphs import GatedGraphConv, MPNNConv, PointerReadout
 from memnets.nn.models import GraphClassifier, GraphPointerNet, NodeSelectionGGNN
 from memnets.nn.registry import registered_models
