@@ -18,6 +18,7 @@ __all__ = [
     "check_aggr",
     "check_batch",
     "check_edge_index",
+    "check_features",
     "check_index_dtype",
     "check_index_range",
     "check_node_features",
@@ -98,6 +99,25 @@ def check_batch(
     else:
         check_index_range(where, "batch", batch, num_graphs, f"for num_graphs={num_graphs}")
     return batch, num_graphs
+
+
+def check_features(where: str, name: str, value: Tensor | None, size: int, rows: str, count: int, option: str,
+                   dtype: torch.dtype) -> Tensor | None:
+    """Check optional per-node or per-edge features: (``rows``=count, size) of ``dtype`` when
+    the layer was built with ``option`` = size > 0, absent when it was built with 0.
+
+    Raises:
+        ValueError: features missing, unexpected, of a wrong shape or of another dtype.
+    """
+    if size == 0:
+        if value is not None:
+            raise ValueError(f"{where}: got {name} but the layer was built with {option}=0")
+        return None
+    if value is None:
+        raise ValueError(f"{where}: expected {name} of shape ({rows}={count}, D={size}), got None")
+    check_shapes(where, **{name: (value, f"{rows} D"), rows: count, "D": size})
+    check_dtype(where, dtype, **{name: value})
+    return value
 
 
 def check_num_steps(where: str, num_steps: int | None, default: int) -> int:

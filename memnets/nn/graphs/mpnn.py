@@ -9,14 +9,13 @@ from torch_geometric.nn.conv import MessagePassing
 
 from memnets._checks import (
     check_choice,
-    check_dtype,
     check_int,
     check_positive_int,
-    check_shapes,
 )
 from memnets.nn.graphs._common import (
     check_aggr,
     check_edge_index,
+    check_features,
     check_node_features,
     check_num_steps,
     pad_features,
@@ -158,25 +157,10 @@ class MPNNConv(MessagePassing):
         dtype = self.lin_receiver.weight.dtype
         num_nodes, _ = check_node_features(where, x, self.channels, dtype)
         num_edges = check_edge_index(where, edge_index, num_nodes)
-        if self.lin_edge is not None:
-            if edge_attr is None:
-                raise ValueError(f"{where}: expected edge_attr of shape (E={num_edges}, D={self.edge_dim}), got None")
-            check_shapes(where, edge_attr=(edge_attr, "E D"), E=num_edges, D=self.edge_dim)
-            check_dtype(where, dtype, edge_attr=edge_attr)
-            edge_term = self.lin_edge(edge_attr)
-        elif edge_attr is not None:
-            raise ValueError(f"{where}: got edge_attr but the layer was built with edge_dim=0")
-        else:
-            edge_term = None
-        if self.node_attr_dim > 0:
-            if node_attr is None:
-                raise ValueError(
-                    f"{where}: expected node_attr of shape (V={num_nodes}, A={self.node_attr_dim}), got None"
-                )
-            check_shapes(where, node_attr=(node_attr, "V A"), V=num_nodes, A=self.node_attr_dim)
-            check_dtype(where, dtype, node_attr=node_attr)
-        elif node_attr is not None:
-            raise ValueError(f"{where}: got node_attr but the layer was built with node_attr_dim=0")
+        edge_attr = check_features(where, "edge_attr", edge_attr, self.edge_dim, "E", num_edges, "edge_dim", dtype)
+        node_attr = check_features(where, "node_attr", node_attr, self.node_attr_dim, "V", num_nodes, "node_attr_dim",
+                                   dtype)
+        edge_term = self.lin_edge(edge_attr) if self.lin_edge is not None else None
         steps = check_num_steps(where, num_steps, self.num_layers)
 
         h = pad_features(x, self.channels)

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from memnets._checks import check_dtype, check_int, check_positive_int, check_shapes
 from memnets.nn.graphs._common import (
     check_edge_index,
+    check_features,
     segment_argmax,
     segment_log_softmax,
 )
@@ -73,14 +74,9 @@ class PointerReadout(nn.Module):
         num_edges = check_edge_index(where, edge_index, h.size(0))
         sender, receiver = edge_index.long()
         pre = self.lin_receiver(h)[receiver] + self.lin_sender(h)[sender]
+        edge_attr = check_features(where, "edge_attr", edge_attr, self.edge_dim, "E", num_edges, "edge_dim", dtype)
         if self.lin_edge is not None:
-            if edge_attr is None:
-                raise ValueError(f"{where}: expected edge_attr of shape (E={num_edges}, D={self.edge_dim}), got None")
-            check_shapes(where, edge_attr=(edge_attr, "E D"), E=num_edges, D=self.edge_dim)
-            check_dtype(where, dtype, edge_attr=edge_attr)
             pre = pre + self.lin_edge(edge_attr)
-        elif edge_attr is not None:
-            raise ValueError(f"{where}: got edge_attr but the readout was built with edge_dim=0")
         return segment_log_softmax(self.out(pre).squeeze(-1), receiver, h.size(0))
 
     @staticmethod

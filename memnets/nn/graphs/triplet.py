@@ -7,11 +7,12 @@ from torch import Tensor, nn
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
-from memnets._checks import check_dtype, check_int, check_positive_int, check_shapes
+from memnets._checks import check_int, check_positive_int
 from memnets.functional.gates import leaky_update
 from memnets.nn.graphs._common import (
     check_batch,
     check_edge_index,
+    check_features,
     check_node_features,
     check_num_steps,
     pad_features,
@@ -165,8 +166,8 @@ class TripletMPNNConv(MessagePassing):
         dtype = self.out_z.weight.dtype
         num_nodes, _ = check_node_features(where, x, self.channels, dtype)
         num_edges = check_edge_index(where, edge_index, num_nodes)
-        edge_attr = self._optional(where, "edge_attr", edge_attr, self.edge_dim, "E", num_edges, "edge_dim", dtype)
-        node_attr = self._optional(where, "node_attr", node_attr, self.node_attr_dim, "V", num_nodes,
+        edge_attr = check_features(where, "edge_attr", edge_attr, self.edge_dim, "E", num_edges, "edge_dim", dtype)
+        node_attr = check_features(where, "node_attr", node_attr, self.node_attr_dim, "V", num_nodes,
                                    "node_attr_dim", dtype)
         batch, num_graphs = check_batch(where, batch, num_nodes, None, x.device)
         if num_edges > 0 and not torch.compiler.is_compiling() and bool((batch[edge_index[0]] !=
@@ -194,19 +195,6 @@ class TripletMPNNConv(MessagePassing):
     @staticmethod
     def _z(h: Tensor, node_attr: Tensor | None) -> Tensor:
         return h if node_attr is None else torch.cat([h, node_attr], dim=-1)
-
-    @staticmethod
-    def _optional(where: str, name: str, value: Tensor | None, size: int, rows: str, count: int, option: str,
-                  dtype: torch.dtype) -> Tensor | None:
-        if size == 0:
-            if value is not None:
-                raise ValueError(f"{where}: got {name} but the layer was built with {option}=0")
-            return None
-        if value is None:
-            raise ValueError(f"{where}: expected {name} of shape ({rows}={count}, {size}), got None")
-        check_shapes(where, **{name: (value, f"{rows} D")}, **{rows: count}, D=size)
-        check_dtype(where, dtype, **{name: value})
-        return value
 
     def message(self, receiver_i: Tensor, sender_j: Tensor, edge_term: Tensor | None) -> Tensor:
         pre = receiver_i + sender_j
