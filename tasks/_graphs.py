@@ -10,7 +10,7 @@ Every script ends in the task harness (`tasks._harness.run`): evaluation of ever
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "GraphTask",
     "PointerConfig",
     "PointerTask",
+    "evaluation_batches",
     "pointer_accuracy",
     "pointer_loss",
     "run_pointer_task",
@@ -89,14 +90,20 @@ def pointer_loss(log_p: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
     return loss, accuracy
 
 
+def evaluation_batches(make_graph: Callable[..., Data], num_graphs: int, generator: torch.Generator,
+                       device: torch.device, **kwargs: Any) -> Iterator[Batch]:
+    """``num_graphs`` fresh graphs in batches of the harness's evaluation size."""
+    for start in range(0, num_graphs, _harness.EVAL_BATCH):
+        yield graph_batch(make_graph, min(_harness.EVAL_BATCH, num_graphs - start), generator, device, **kwargs)
+
+
 @torch.no_grad()
 def pointer_accuracy(model: nn.Module, make_graph: Callable[..., Data], num_graphs: int,
                      generator: torch.Generator, device: torch.device, **kwargs: Any) -> dict[str, float]:
     """Pointer accuracy over all nodes of ``num_graphs`` fresh graphs, and the share of
     graphs whose every pointer is right."""
     correct = nodes = exact = 0
-    for start in range(0, num_graphs, _harness.EVAL_BATCH):
-        batch = graph_batch(make_graph, min(_harness.EVAL_BATCH, num_graphs - start), generator, device, **kwargs)
+    for batch in evaluation_batches(make_graph, num_graphs, generator, device, **kwargs):
         right = model.predict(batch) == batch.predecessor_index
         correct += int(right.sum())
         nodes += right.numel()

@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from memnets.data.graphs import connectivity_graph, graph_batch
+from memnets.data.graphs import connectivity_graph
 from memnets.nn.graphs import AGGREGATIONS
 from memnets.nn.models.graphs import PROCESSORS, GraphClassifier
 from memnets.training import Task, option
 from tasks import _harness
-from tasks._graphs import GraphTask, size_settings, train_step_range
+from tasks._graphs import GraphTask, evaluation_batches, size_settings, train_step_range
 
 #: Classes: disconnected (0), connected (1).
 _CLASSES = 2
@@ -35,9 +35,7 @@ def classification_accuracy(model: nn.Module, num_graphs: int, generator: torch.
                             n: int) -> dict[str, float]:
     """Accuracy on ``num_graphs`` fresh balanced graphs of ``n`` nodes."""
     correct = 0
-    for start in range(0, num_graphs, _harness.EVAL_BATCH):
-        batch = graph_batch(connectivity_graph, min(_harness.EVAL_BATCH, num_graphs - start), generator, device,
-                            n=n)
+    for batch in evaluation_batches(connectivity_graph, num_graphs, generator, device, n=n):
         correct += int((model(batch).argmax(-1) == batch.y).sum())
     return {"accuracy": correct / max(num_graphs, 1)}
 
