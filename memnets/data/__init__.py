@@ -147,6 +147,6 @@ __all__ += [
     "erdos_renyi_graph",
     "graph_batch",
     "shortest_path_annotations",
-    "shortest_path_steps",
     "shortest_path_graph",
+    "shortest_path_steps",
 ]
