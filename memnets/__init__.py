@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # static tools (type checkers, the docs' API pages) see the r
         PointerReadout,
     )
     from memnets.nn.memory import DNC, NTM, DNCCell, DNCState, NTMCell, NTMState
-    from memnets.nn.models import GraphClassifier, GraphPointerNet, NodeSelectionGGNN
+    from memnets.nn.models.graphs import GraphClassifier, GraphPointerNet, NodeSelectionGGNN
     from memnets.nn.recurrent import (
         GRU,
         LSTM,
