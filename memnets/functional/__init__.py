@@ -25,6 +25,7 @@ from memnets.functional.gates import (
     lstm_num_gates,
     lstm_update,
     rnn_update,
+    tree_lstm_leaf_update,
     tree_lstm_update,
 )
 from memnets.functional.memory import memory_read, memory_write
@@ -38,6 +39,7 @@ __all__ = [
     "lstm_update",
     "rnn_update",
     "tree_lstm_update",
+    "tree_lstm_leaf_update",
     "content_weights",
     "interpolate",
     "circular_shift",
