@@ -58,7 +58,7 @@ def _gates(m: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None
 
 
 def _output(h: Tensor, z: Tensor, n: Tensor) -> Tensor:
-    return torch.sub(h, n).mul_(z).add_(n)  # n + z (h - n)
+    return torch.lerp(n, h, z)  # n + z (h - n), in one pass
 
 
 class _FusedGRUUpdate(torch.autograd.Function):
@@ -81,19 +81,20 @@ class _FusedGRUUpdate(torch.autograd.Function):
         h_n = gh.chunk(3, dim=1)[2]
         d_gi = torch.empty_like(gi)
         d_r, d_z, d_n = d_gi.chunk(3, dim=1)
-        scratch = torch.rsub(z, 1)  # 1 - z
-        torch.mul(n, n, out=d_n).neg_().add_(1).mul_(grad).mul_(scratch)  # δ (1 - z)(1 - n²)
-        torch.sub(h, n, out=d_z).mul_(grad).mul_(z).mul_(scratch)  # δ (h - n) z (1 - z)
-        torch.mul(r, r, out=scratch).neg_().add_(r)  # r (1 - r)
-        torch.mul(d_n, h_n, out=d_r).mul_(scratch)
-        del scratch
+        grad_z = grad * z  # δ z: also the direct part of ∂L/∂h
+        torch.sub(grad, grad_z, out=d_n)  # δ (1 - z)
+        d_n.addcmul_(d_n, n * n, value=-1)  # · (1 - n²)
+        torch.sub(h, n, out=d_z).mul_(grad_z)  # δ z (h - n)
+        d_z.addcmul_(d_z, z, value=-1)  # · (1 - z)
+        torch.mul(d_n, h_n, out=d_r).mul_(r)  # n̄ (W_hn h + b_hn) r
+        d_r.addcmul_(d_r, r, value=-1)  # · (1 - r)
         d_gh = gh  # reuse the buffer: [r̄, z̄, n̄ r]
         g_r, g_z, g_n = d_gh.chunk(3, dim=1)
         g_r.copy_(d_r)
         g_z.copy_(d_z)
         torch.mul(d_n, r, out=g_n)
         grad_m = d_gi @ w_ih if ctx.needs_input_grad[0] else None
-        grad_h = torch.mul(grad, z).addmm_(d_gh, w_hh) if ctx.needs_input_grad[1] else None
+        grad_h = grad_z.addmm_(d_gh, w_hh) if ctx.needs_input_grad[1] else None
         grad_w_ih = d_gi.t() @ m if ctx.needs_input_grad[2] else None
         grad_w_hh = d_gh.t() @ h if ctx.needs_input_grad[3] else None
         grad_b_ih = d_gi.sum(0) if b_ih is not None and ctx.needs_input_grad[4] else None
