@@ -38,7 +38,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["RecursiveNN", "ChildSumTreeLSTM", "NaryTreeLSTM", "TreeGRU"], _TREES),
     **dict.fromkeys(
         [
-            "GatedGraphConv", "MPNNConv", "GatedGraphReadout", "GlobalPoolReadout",
+            "GatedGraphConv", "MPNNConv", "TripletMPNNConv", "GatedGraphReadout", "GlobalPoolReadout",
             "NodeSelectionReadout", "PointerReadout",
         ],
         _GRAPHS,
@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # static tools (type checkers, the docs' API pages) see the r
         MPNNConv,
         NodeSelectionReadout,
         PointerReadout,
+        TripletMPNNConv,
     )
     from memnets.nn.memory import DNC, NTM, DNCCell, DNCState, NTMCell, NTMState
     from memnets.nn.models.graphs import GraphClassifier, GraphPointerNet, NodeSelectionGGNN

@@ -17,7 +17,7 @@ PUBLIC = {
     "EchoStateNetwork", "TDNN", "NARX", "JordanRNN", "SkipRNN", "MultiTimescaleRNN",
     "SequenceToVector", "SequenceToSequence", "EncoderDecoder", "VectorToSequence",
     "RecursiveNN", "ChildSumTreeLSTM", "NaryTreeLSTM", "TreeGRU",
-    "GatedGraphConv", "MPNNConv", "GatedGraphReadout", "GlobalPoolReadout",
+    "GatedGraphConv", "MPNNConv", "TripletMPNNConv", "GatedGraphReadout", "GlobalPoolReadout",
     "NodeSelectionReadout", "PointerReadout", "GraphPointerNet", "GraphClassifier", "NodeSelectionGGNN",
 }
 
