@@ -37,6 +37,7 @@ from memnets.functional.dnc import (
 )
 from memnets.functional.memory import _memory_read, _memory_write
 from memnets.nn.memory.ntm import _autocast_off
+from memnets.nn.memory._unroll import stack_states, unroll
 from memnets.nn.recurrent import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -530,27 +531,8 @@ class DNC(nn.Module):
         return self.cell.initial_state(batch_size)
 
     def _unroll(self, x: Tensor, state: DNCState | None, keep_states: bool):
-        where = type(self).__name__
-        dims = check_shapes(where, x=(x, "B T C") if self.batch_first else (x, "T B C"), C=self.input_size)
-        check_dtype(where, self.cell.interface.weight.dtype, x=x)
-        if self.batch_first:
-            x = rearrange(x, "b t c -> t b c")
-        batch = dims["B"]
-        state = self.cell.initial_state(batch) if state is None else self.cell.check_state(state, batch, where)
-        hiddens, reads, states = [], [], []
-        for x_t in x.unbind(0):
-            hidden, state = self.cell._step(x_t, state)
-            hiddens.append(hidden)
-            reads.append(state.read_vectors)
-            if keep_states:
-                states.append(state)
-        if hiddens:
-            logits = self.cell._readout(torch.stack(hiddens), torch.stack(reads))
-        else:
-            logits = x.new_zeros(0, batch, self.output_size)
-        if self.batch_first:
-            logits = rearrange(logits, "t b c -> b t c")
-        return logits, state, states
+        return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=self.cell.interface.weight.dtype,
+                      where=type(self).__name__, keep_states=keep_states)
 
     def forward(self, x: Tensor, state: DNCState | None = None) -> tuple[Tensor, DNCState]:
         """Run the DNC over a sequence.
@@ -586,8 +568,4 @@ class DNC(nn.Module):
             torch.Size([5, 2, 8, 8])
         """
         logits, _, states = self._unroll(x, state, keep_states=True)
-        if not states:
-            raise ValueError(f"{type(self).__name__}.trace: expected at least one time step, got T=0")
-        controller = tuple(torch.stack(parts) for parts in zip(*(s.controller for s in states)))
-        stacked = [torch.stack(parts) for parts in zip(*(s[1:] for s in states))]
-        return logits, DNCState(controller, *stacked)
+        return logits, stack_states(states, f"{type(self).__name__}.trace")

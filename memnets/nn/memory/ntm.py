@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from memnets._checks import check_choice, check_dtype, check_int, check_positive_int, check_shapes
 from memnets.functional.addressing import _circular_shift, _content_weights, _interpolate, _sharpen
 from memnets.functional.memory import _memory_read, _memory_write
+from memnets.nn.memory._unroll import stack_states, unroll
 from memnets.nn.recurrent.cells import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -481,27 +482,8 @@ class NTM(nn.Module):
         return self.cell.initial_state(batch_size)
 
     def _unroll(self, x: Tensor, state: NTMState | None, keep_states: bool):
-        where = type(self).__name__
-        dims = check_shapes(where, x=(x, "B T C") if self.batch_first else (x, "T B C"), C=self.input_size)
-        check_dtype(where, self.cell.heads.weight.dtype, x=x)
-        if self.batch_first:
-            x = rearrange(x, "b t c -> t b c")
-        batch = dims["B"]
-        state = self.cell.initial_state(batch) if state is None else self.cell.check_state(state, batch, where)
-        outs, reads, states = [], [], []
-        for x_t in x.unbind(0):
-            out, state = self.cell._step(x_t, state)
-            outs.append(out)
-            reads.append(state.read_vectors)
-            if keep_states:
-                states.append(state)
-        if outs:
-            logits = self.cell._readout(torch.stack(outs), torch.stack(reads))
-        else:
-            logits = x.new_zeros(0, batch, self.output_size)
-        if self.batch_first:
-            logits = rearrange(logits, "t b c -> b t c")
-        return logits, state, states
+        return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=self.cell.heads.weight.dtype,
+                      where=type(self).__name__, keep_states=keep_states)
 
     def forward(self, x: Tensor, state: NTMState | None = None) -> tuple[Tensor, NTMState]:
         """Run the NTM over a sequence.
@@ -536,10 +518,4 @@ class NTM(nn.Module):
             torch.Size([5, 2, 1, 8])
         """
         logits, _, states = self._unroll(x, state, keep_states=True)
-        if not states:
-            raise ValueError(f"{type(self).__name__}.trace: expected at least one time step, got T=0")
-        controller = None
-        if states[0].controller is not None:
-            controller = tuple(torch.stack(parts) for parts in zip(*(s.controller for s in states)))
-        stacked = [torch.stack(parts) for parts in zip(*(s[1:] for s in states))]
-        return logits, NTMState(controller, *stacked)
+        return logits, stack_states(states, f"{type(self).__name__}.trace")

@@ -1,0 +1,71 @@
+"""The time loop shared by the memory networks (`NTM`, `DNC`): one cell, unrolled.
+
+A memory cell offers ``initial_state(B)``, ``check_state(state, B, where)``,
+``_step(x_t, state) -> (hidden, state)`` (unchecked; what ``compile_step`` compiles) and
+``_readout(hidden, reads)``, which works on (B, ·) and on (T, B, ·) alike, so the read-out
+runs once over the whole sequence after the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from memnets._checks import check_dtype, check_shapes
+
+
+def unroll(
+    cell: nn.Module, x: Tensor, state: Any, *, batch_first: bool, dtype: torch.dtype, where: str, keep_states: bool
+) -> tuple[Tensor, Any, list[Any]]:
+    """Run ``cell`` over the sequence ``x``; return ``(logits, last state, states)``.
+
+    ``states`` holds the state after every step when ``keep_states``, else it is empty.
+
+    Shapes:
+        x: (T, B, C) (or (B, T, C) with ``batch_first``) -> logits (T, B, O) (or batch first).
+    """
+    dims = check_shapes(where, x=(x, "B T C") if batch_first else (x, "T B C"), C=cell.input_size)
+    check_dtype(where, dtype, x=x)
+    if batch_first:
+        x = rearrange(x, "b t c -> t b c")
+    batch = dims["B"]
+    state = cell.initial_state(batch) if state is None else cell.check_state(state, batch, where)
+    hiddens, reads, states = [], [], []
+    for x_t in x.unbind(0):
+        hidden, state = cell._step(x_t, state)
+        hiddens.append(hidden)
+        reads.append(state.read_vectors)
+        if keep_states:
+            states.append(state)
+    if hiddens:
+        logits = cell._readout(torch.stack(hiddens), torch.stack(reads))
+    else:
+        logits = x.new_zeros(0, batch, cell.output_size)
+    if batch_first:
+        logits = rearrange(logits, "t b c -> b t c")
+    return logits, state, states
+
+
+def stack_states(states: list[NamedTuple], where: str) -> NamedTuple:
+    """The states of every step as one state of the same type, each tensor stacked in time.
+
+    Fields that are tuples of tensors (an LSTM controller's ``(h, c)``) are stacked entry by
+    entry; ``None`` fields stay ``None``.
+
+    Raises:
+        ValueError: for an empty list (a sequence of no steps).
+    """
+    if not states:
+        raise ValueError(f"{where}: expected at least one time step, got T=0")
+
+    def stack(parts: tuple[Any, ...]) -> Any:
+        if parts[0] is None:
+            return None
+        if isinstance(parts[0], tuple):
+            return tuple(torch.stack(entry) for entry in zip(*parts))
+        return torch.stack(parts)
+
+    return type(states[0])(*(stack(parts) for parts in zip(*states)))
