@@ -28,15 +28,15 @@ memnets' row-sparse link matrix (K entries per row, Rae et al. 2016) instead.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
-import time
 
 import torch
 from torch import Tensor, nn
 
+from benchmarks._common import count, device_sync, import_reference, write_json
+from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.dnc import DNC
 
@@ -77,16 +77,8 @@ class PytorchDNCAdapter(nn.Module):
 
 def load_pytorch_dnc(path: str) -> PytorchDNCAdapter:
     """Import pytorch-dnc's ``dnc.DNC`` from the folder ``path``."""
-    sys.path.insert(0, path)
-    try:
-        from dnc import DNC as PytorchDNC
-    except ImportError as error:
-        raise SystemExit(f"--pytorch-dnc: expected a folder holding pytorch-dnc's dnc package at {path!r}: {error}")
-    return PytorchDNCAdapter(PytorchDNC)
-
-
-def count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    return PytorchDNCAdapter(import_reference(path, "dnc", "DNC", "--pytorch-dnc",
+                                              "a folder holding pytorch-dnc's dnc package"))
 
 
 def make_batches(batch_size: int, num: int, seed: int, device: torch.device) -> list[BitBatch]:
@@ -96,16 +88,7 @@ def make_batches(batch_size: int, num: int, seed: int, device: torch.device) -> 
 
 def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list[BitBatch], sync) -> float:
     """Wall-clock seconds for one training step on each batch."""
-    sync()
-    start = time.perf_counter()
-    for batch in batches:
-        logits, _ = model(batch.inputs)
-        loss = masked_bce_loss(logits, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    sync()
-    return time.perf_counter() - start
+    return timed_round(model, optimizer, batches, masked_bce_loss, sync)[0]
 
 
 def saved_mib(model: nn.Module, batch: BitBatch) -> float:
@@ -168,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    sync = device_sync(device)
 
     torch.manual_seed(args.seed)
     models = {"DNC": DNC(_IN, _OUT, **_SIZES).to(device)}
@@ -219,9 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.link_sparsity,
         )
 
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
     return results
 
 

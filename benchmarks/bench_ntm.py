@@ -27,15 +27,15 @@ table adds its throughput and the ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
-import time
 
 import torch
 from torch import Tensor, nn
 
+from benchmarks._common import count, device_sync, import_reference, write_json
+from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
 
@@ -82,16 +82,8 @@ class PytorchNTMAdapter(nn.Module):
 
 def load_pytorch_ntm(path: str) -> PytorchNTMAdapter:
     """Import ``ntm.aio.EncapsulatedNTM`` from a clone of pytorch-ntm at ``path``."""
-    sys.path.insert(0, path)
-    try:
-        from ntm.aio import EncapsulatedNTM
-    except ImportError as error:
-        raise SystemExit(f"--pytorch-ntm: expected a clone of pytorch-ntm (with ntm/aio.py) at {path!r}: {error}")
-    return PytorchNTMAdapter(EncapsulatedNTM)
-
-
-def count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    return PytorchNTMAdapter(import_reference(path, "ntm.aio", "EncapsulatedNTM", "--pytorch-ntm",
+                                              "a clone of pytorch-ntm (with ntm/aio.py)"))
 
 
 def matched_lstm(target: int, num_layers: int) -> LSTMReadout:
@@ -115,16 +107,7 @@ def make_batches(batch_size: int, num: int, lengths: str, seed: int, device: tor
 def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list[BitBatch],
                 sync) -> tuple[float, float]:
     """Wall-clock and process CPU seconds for one training step on each batch."""
-    sync()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for batch in batches:
-        logits, _ = model(batch.inputs)
-        loss = masked_bce_loss(logits, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    sync()
-    return time.perf_counter() - start, time.process_time() - cpu_start
+    return timed_round(model, optimizer, batches, masked_bce_loss, sync)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -145,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    sync = device_sync(device)
 
     torch.manual_seed(args.seed)
     ntm = NTM(_IN, _OUT).to(device)
@@ -191,9 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
                  if "pytorch-ntm" in models else ""))
         sys.stdout.flush()
 
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
     return results
 
 

@@ -27,7 +27,6 @@ which way they go: "memnets is N× faster than X".
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from benchmarks._common import write_json
 from memnets.data.trees import listops_batch
 from memnets.functional.gates import tree_lstm_update
 from memnets.nn.trees import ChildSumTreeLSTM, tree_schedule
@@ -221,9 +221,7 @@ def main(argv=None) -> dict:
         if name in results["seconds"]:
             print(_ratio_line(name, base, results["seconds"][name], "end to end, wall clock"))
             print(_ratio_line(name, base_cpu, results["cpu_seconds"][name], "end to end, CPU time"))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
     return results
 
 
