@@ -40,13 +40,12 @@ class _PeepholeLSTMSequence(torch.autograd.Function):
         hidden = h0.shape[-1]
         p_i, p_f, p_o = peephole.unbind(0)
         w_hh_t = weight_hh.t()
-        gates = xw.new_empty(steps, *xw.shape[1:])  # i, f, g, o after their nonlinearities
+        i_all, f_all, g_all, o_all = (xw.new_empty(steps, *h0.shape) for _ in range(4))  # after their nonlinearities
         cells = xw.new_empty(steps + 1, *c0.shape)
         hs = xw.new_empty(steps + 1, *h0.shape)
         cells[0], hs[0] = c0, h0
         for t in range(steps):
-            c, g_t = cells[t], gates[t]
-            i, f, g, o = g_t.split(hidden, dim=-1)  # views: the results are written into them
+            c, i, f, g, o = cells[t], i_all[t], f_all[t], g_all[t], o_all[t]
             a_i, a_f, a_g, a_o = torch.addmm(xw[t], hs[t], w_hh_t).split(hidden, dim=-1)
             torch.sigmoid(torch.addcmul(a_i, p_i, c), out=i)
             torch.sigmoid(torch.addcmul(a_f, p_f, c), out=f)
@@ -54,16 +53,15 @@ class _PeepholeLSTMSequence(torch.autograd.Function):
             c_new = torch.addcmul(f * c, i, g, out=cells[t + 1])
             torch.sigmoid(torch.addcmul(a_o, p_o, c_new), out=o)
             torch.mul(o, torch.tanh(c_new), out=hs[t + 1])
-        ctx.save_for_backward(gates, cells, hs, weight_hh, peephole)
+        ctx.save_for_backward(i_all, f_all, g_all, o_all, cells, hs, weight_hh, peephole)
         return hs[1:], hs[-1], cells[-1]
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor, grad_h_n: Tensor, grad_c_n: Tensor):
-        gates, cells, hs, weight_hh, peephole = ctx.saved_tensors
-        steps, hidden = gates.shape[0], hs.shape[-1]
+        i, f, g, o, cells, hs, weight_hh, peephole = ctx.saved_tensors
+        steps, hidden = i.shape[0], hs.shape[-1]
         p_i, p_f, p_o = peephole.unbind(0)
-        i, f, g, o = gates.split(hidden, dim=-1)
         # every factor that does not depend on the recurrence, for all steps at once
         tanh_c = torch.tanh(cells[1:])
         d_o = tanh_c * o * (1 - o)  # d h / d a_o, per unit of h-gradient
@@ -71,7 +69,7 @@ class _PeepholeLSTMSequence(torch.autograd.Function):
         d_i = g * i * (1 - i)
         d_f = cells[:-1] * f * (1 - f)
         d_g = i * (1 - g * g)
-        grad_a = torch.empty_like(gates)
+        grad_a = i.new_empty(*i.shape[:-1], 4 * hidden)
         dh_prev, dc = grad_h_n, grad_c_n
         for t in range(steps - 1, -1, -1):
             ga = grad_a[t]
