@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from memnets._checks import check_positive_int
 from memnets.functional.gates import _tree_lstm_leaf_update_unchecked, _tree_lstm_update_unchecked
@@ -67,12 +67,9 @@ class ChildSumTreeLSTM(LevelBatched[LSTMLevelInput, _ChildSumWeights]):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         check_positive_int("ChildSumTreeLSTM", input_size=input_size, hidden_size=hidden_size)
-        factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, hidden_size, **factory))
-        self.bias_ih = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, **factory)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, **factory)) if bias else None
+        rows = LSTM_GATES * hidden_size
+        self._make_parameters(rows, (rows, hidden_size), bias, device, dtype)
         # Rows of the i, f, g, o layout in the order the update reads: i, u (= g), o, then f.
         self.register_buffer("_update_rows", update_order(hidden_size, 1).to(device), persistent=False)
         self.reset_parameters()

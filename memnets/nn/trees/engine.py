@@ -99,6 +99,16 @@ class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMet
                weights: Weights) -> tuple[Tensor, ...]:
         """One level's update from its inputs and its children's states."""
 
+    def _make_parameters(self, ih_rows: int, hh_shape: tuple[int, int], bias: bool,
+                         device: torch.device | str | None, dtype: torch.dtype | None) -> None:
+        """Register ``weight_ih`` (ih_rows, F), ``weight_hh`` ``hh_shape`` and, with ``bias``,
+        ``bias_ih`` (ih_rows,) and ``bias_hh`` (hh_shape[0],), uninitialised (else both ``None``)."""
+        factory = {"device": device, "dtype": dtype}
+        self.weight_ih = nn.Parameter(torch.empty(ih_rows, self.input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(*hh_shape, **factory))
+        self.bias_ih = nn.Parameter(torch.empty(ih_rows, **factory)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(hh_shape[0], **factory)) if bias else None
+
     def _check_schedule(self, schedule: TreeSchedule) -> None:
         """Hook for models with a limited arity."""
 
@@ -143,3 +153,21 @@ class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMet
         return h, roots
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+class _SingleStateTree(LevelBatched[Tensor, None]):
+    """A `LevelBatched` model with one state per node, ``h``, and no per-pass weights."""
+
+    def forward(self, x: Tensor, tree: Any) -> tuple[Tensor, Tensor]:
+        """Every node's state and the roots' states.
+
+        Args:
+            x: node features (V, F); rows of nodes without input may be zeros.
+            tree: a ``Data``/``Batch`` (child → parent ``edge_index``), a
+                `TreeSchedule` or an ``edge_index``.
+
+        Returns:
+            ``(h, h_root)``: (V, H) in node order and (R, H) in root order (ascending id).
+        """
+        h, (h_root,) = self._propagate(x, tree)
+        return h, h_root

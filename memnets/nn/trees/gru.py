@@ -2,21 +2,21 @@ r"""The child-sum tree GRU on the level-batched engine."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from memnets._checks import check_positive_int
 from memnets.functional.gates import GRU_NUM_GATES, _gru_update_unchecked
 from memnets.nn._init import uniform_
-from memnets.nn.trees.engine import LevelBatched, LevelEdges
+from memnets.nn.trees.engine import LevelEdges, _SingleStateTree
 
 __all__ = ["TreeGRU"]
 
 
-class TreeGRU(LevelBatched[Tensor, None]):
+class TreeGRU(_SingleStateTree):
     r"""Child-sum tree GRU: a GRU update whose previous state is the sum of the children's.
 
     There is no single canonical tree GRU; this is the child-sum form, the GRU
@@ -54,12 +54,9 @@ class TreeGRU(LevelBatched[Tensor, None]):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         check_positive_int("TreeGRU", input_size=input_size, hidden_size=hidden_size)
-        factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(GRU_NUM_GATES * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(GRU_NUM_GATES * hidden_size, hidden_size, **factory))
-        self.bias_ih = nn.Parameter(torch.empty(GRU_NUM_GATES * hidden_size, **factory)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(GRU_NUM_GATES * hidden_size, **factory)) if bias else None
+        rows = GRU_NUM_GATES * hidden_size
+        self._make_parameters(rows, (rows, hidden_size), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -82,16 +79,3 @@ class TreeGRU(LevelBatched[Tensor, None]):
             hidden = torch.zeros_like(inputs)
         return (_gru_update_unchecked(inputs, hidden, summed),)
 
-    def forward(self, x: Tensor, tree: Any) -> tuple[Tensor, Tensor]:
-        """Every node's state and the roots' states.
-
-        Args:
-            x: node features (V, F); rows of nodes without input may be zeros.
-            tree: a ``Data``/``Batch`` (child → parent ``edge_index``), a
-                `TreeSchedule` or an ``edge_index``.
-
-        Returns:
-            ``(h, h_root)``: (V, H) in node order and (R, H) in root order (ascending id).
-        """
-        h, (h_root,) = self._propagate(x, tree)
-        return h, h_root

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch import Tensor, nn
+from torch import Tensor
 
 from memnets._checks import check_positive_int
 from memnets.functional.gates import _tree_lstm_leaf_update_unchecked, _tree_lstm_update_unchecked
@@ -69,13 +69,9 @@ class NaryTreeLSTM(LevelBatched[LSTMLevelInput, _NaryWeights]):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         check_positive_int("NaryTreeLSTM", input_size=input_size, hidden_size=hidden_size, arity=arity)
-        factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.arity = input_size, hidden_size, arity
         hh_rows = (NODE_GATES + arity) * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(hh_rows, arity * hidden_size, **factory))
-        self.bias_ih = nn.Parameter(torch.empty(LSTM_GATES * hidden_size, **factory)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(hh_rows, **factory)) if bias else None
+        self._make_parameters(LSTM_GATES * hidden_size, (hh_rows, arity * hidden_size), bias, device, dtype)
         self.register_buffer("_input_rows", update_order(hidden_size, 1).to(device), persistent=False)
         self.register_buffer("_hidden_rows", update_order(hidden_size, arity).to(device), persistent=False)
         self.reset_parameters()

@@ -2,23 +2,23 @@ r"""The recursive neural network (Socher et al. 2011) on the level-batched engin
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch import Tensor, nn
+from torch import Tensor
 
 from memnets._checks import check_choice, check_positive_int
 from memnets.functional.gates import ACTIVATIONS, rnn_update
 from memnets.nn._init import uniform_
-from memnets.nn.trees.engine import LevelBatched, LevelEdges, check_arity
+from memnets.nn.trees.engine import LevelEdges, _SingleStateTree, check_arity
 from memnets.nn.trees.schedule import TreeSchedule
 
 __all__ = ["RecursiveNN"]
 
 
-class RecursiveNN(LevelBatched[Tensor, None]):
+class RecursiveNN(_SingleStateTree):
     r"""Recursive neural network: one affine map and a nonlinearity per node.
 
     Socher et al. (2011), "Parsing natural scenes and natural language with recursive
@@ -61,12 +61,8 @@ class RecursiveNN(LevelBatched[Tensor, None]):
         if arity is not None:
             check_positive_int("RecursiveNN", arity=arity)
         check_choice("RecursiveNN", "nonlinearity", nonlinearity, ACTIVATIONS)
-        factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.arity, self.nonlinearity = input_size, hidden_size, arity, nonlinearity
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, (arity or 1) * hidden_size, **factory))
-        self.bias_ih = nn.Parameter(torch.empty(hidden_size, **factory)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size, **factory)) if bias else None
+        self._make_parameters(hidden_size, (hidden_size, (arity or 1) * hidden_size), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -95,20 +91,6 @@ class RecursiveNN(LevelBatched[Tensor, None]):
                 summed = rearrange(padded, "(v k) h -> v (k h)", k=self.arity)
             pre = torch.addmm(inputs, summed, self.weight_hh.t())
         return (rnn_update(pre, self.nonlinearity),)
-
-    def forward(self, x: Tensor, tree: Any) -> tuple[Tensor, Tensor]:
-        """Every node's state and the roots' states.
-
-        Args:
-            x: node features (V, F); rows of nodes without input may be zeros.
-            tree: a ``Data``/``Batch`` (child → parent ``edge_index``), a
-                `TreeSchedule` or an ``edge_index``.
-
-        Returns:
-            ``(h, h_root)``: (V, H) in node order and (R, H) in root order (ascending id).
-        """
-        h, (h_root,) = self._propagate(x, tree)
-        return h, h_root
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, arity={self.arity}, nonlinearity={self.nonlinearity!r}"

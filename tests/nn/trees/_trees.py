@@ -11,9 +11,11 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from memnets.nn.trees import ChildSumTreeLSTM, NaryTreeLSTM, RecursiveNN, TreeGRU
+from memnets.data.trees import chain_tree
+from memnets.nn.trees import ChildSumTreeLSTM, NaryTreeLSTM, RecursiveNN, TreeGRU, collate_trees
 
-__all__ = ["F_IN", "HIDDEN", "MODELS", "random_tree", "shuffled_data", "random_forest", "reference", "unpack"]
+__all__ = ["F_IN", "HIDDEN", "MODELS", "random_tree", "shuffled_data", "random_forest", "reference", "unpack",
+           "chain_equals_cell", "chain_equals_lstm"]
 
 F_IN, HIDDEN = 3, 5
 
@@ -170,3 +172,33 @@ MODELS = {
     "recursive_nary": lambda: RecursiveNN(F_IN, HIDDEN, arity=3),
     "gru": lambda: TreeGRU(F_IN, HIDDEN),
 }
+
+
+def chain_equals_cell(cell: nn.Module, model: nn.Module) -> None:
+    """On a chain of 9 nodes, ``model`` (a one-state tree model) loaded with ``cell``'s
+    weights gives the states of ``cell`` run over the sequence."""
+    model.load_state_dict(cell.state_dict())
+    x = torch.randn(9, F_IN)
+    h, h_root = model(x, chain_tree(9))
+    state = torch.zeros(1, HIDDEN)
+    for t in range(9):
+        state = cell(x[t : t + 1], state)
+        torch.testing.assert_close(h[t], state[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h_root[0], state[0], rtol=1e-5, atol=1e-6)
+
+
+def chain_equals_lstm(lstm: nn.Module, tree_model: nn.Module) -> None:
+    """On chains of 1, 6 and 11 nodes, ``tree_model`` (a Tree-LSTM, float64) loaded with the
+    one-layer ``lstm``'s weights gives its outputs and final ``(h, c)``."""
+    lengths = [1, 6, 11]
+    tree_model.load_state_dict({k.removesuffix("_l0"): v for k, v in lstm.state_dict().items()})
+    batch = collate_trees([chain_tree(n) for n in lengths])
+    x = torch.randn(batch.num_nodes, F_IN, dtype=torch.float64)
+    h, (h_root, c_root) = tree_model(x, batch)
+    start = 0
+    for b, n in enumerate(lengths):
+        out, (h_n, c_n) = lstm(x[start:start + n].unsqueeze(1))
+        torch.testing.assert_close(h[start:start + n], out[:, 0])
+        torch.testing.assert_close(h_root[b], h_n[0, 0])
+        torch.testing.assert_close(c_root[b], c_n[0, 0])
+        start += n

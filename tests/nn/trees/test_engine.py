@@ -58,14 +58,19 @@ def test_batched_matches_per_node_reference_values_and_gradients(name, seed):
         torch.testing.assert_close(g, g_ref, rtol=1e-9, atol=1e-11)
 
 
+def _on_random_forest(name: str, seed: int):
+    """The model ``name`` (seeded), a batch of ``random_forest(seed)``, its inputs and ``h``."""
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    batch = collate_trees(random_forest(seed))
+    x = torch.randn(batch.num_nodes, F_IN)
+    return model, batch, x, model(x, batch)[0]
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_input_formats_agree(name):
     """A Batch with its schedule, the same Data without one, a TreeSchedule and edge_index."""
-    torch.manual_seed(0)
-    model = MODELS[name]()
-    batch = collate_trees(random_forest(3))
-    x = torch.randn(batch.num_nodes, F_IN)
-    expected = model(x, batch)[0]
+    model, batch, x, expected = _on_random_forest(name, 3)
     plain = Data(edge_index=batch.edge_index, child_slot=batch.child_slot, num_nodes=batch.num_nodes)
     torch.testing.assert_close(model(x, plain)[0], expected)
     torch.testing.assert_close(model(x, batch.schedule)[0], expected)
@@ -207,22 +212,11 @@ def test_other_bad_inputs_raise():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_cuda_matches_cpu(name):
-    torch.manual_seed(0)
-    model = MODELS[name]()
-    batch = collate_trees(random_forest(5))
-    x = torch.randn(batch.num_nodes, F_IN)
-    expected = model(x, batch)[0]
+    model, batch, x, expected = _on_random_forest(name, 5)
     got = model.cuda()(x.cuda(), batch.to("cuda"))[0]
     torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-5)
     # a CPU schedule is moved to the input's device
     torch.testing.assert_close(model(x.cuda(), batch.schedule)[0].cpu(), expected, rtol=1e-4, atol=1e-5)
-
-
-def test_level_count_is_tree_height():
-    """The batched evaluation does one update per level: depth, not node count."""
-    batch = collate_trees([tree_from_string("(1 (2 (3 4)) 5)"), tree_from_string("(1)"), tree_from_string("9")])
-    assert batch.schedule.num_levels == 4
-    assert len(list(batch.schedule.levels())) == 4
 
 
 def test_level_count_is_tree_height():

@@ -7,29 +7,16 @@ import torch
 from torch import nn
 
 import memnets
-from memnets.data.trees import balanced_binary_tree, chain_tree, tree_from_string
-from memnets.nn.trees import NaryTreeLSTM, collate_trees
-from tests.nn.trees._trees import F_IN, HIDDEN, reference
+from memnets.data.trees import balanced_binary_tree, tree_from_string
+from memnets.nn.trees import NaryTreeLSTM
+from tests.nn.trees._trees import F_IN, HIDDEN, chain_equals_lstm, reference
 
 
 @pytest.mark.parametrize("lstm_class", [nn.LSTM, memnets.LSTM], ids=["torch.nn.LSTM", "memnets.LSTM"])
 def test_chain_nary1_equals_lstm(lstm_class):
     """N = 1 on a chain: the LSTM over the sequence, with the same weights."""
     torch.manual_seed(0)
-    lengths = [1, 6, 11]
-    lstm = lstm_class(F_IN, HIDDEN).double()
-    tree_model = NaryTreeLSTM(F_IN, HIDDEN, arity=1).double()
-    tree_model.load_state_dict({k.removesuffix("_l0"): v for k, v in lstm.state_dict().items()})
-    batch = collate_trees([chain_tree(n) for n in lengths])
-    x = torch.randn(batch.num_nodes, F_IN, dtype=torch.float64)
-    h, (h_root, c_root) = tree_model(x, batch)
-    start = 0
-    for b, n in enumerate(lengths):
-        out, (h_n, c_n) = lstm(x[start:start + n].unsqueeze(1))
-        torch.testing.assert_close(h[start:start + n], out[:, 0])
-        torch.testing.assert_close(h_root[b], h_n[0, 0])
-        torch.testing.assert_close(c_root[b], c_n[0, 0])
-        start += n
+    chain_equals_lstm(lstm_class(F_IN, HIDDEN).double(), NaryTreeLSTM(F_IN, HIDDEN, arity=1).double())
 
 
 def test_child_order_matters_and_slots_are_read():
