@@ -10,7 +10,13 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-from memnets._checks import check_choice, check_dtype, check_shapes
+from memnets._checks import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_positive_int,
+    check_shapes,
+)
 
 __all__ = [
     "AGGREGATIONS",
@@ -23,6 +29,7 @@ __all__ = [
     "check_index_range",
     "check_node_features",
     "check_num_steps",
+    "check_readout_sizes",
     "node_inputs",
     "pad_features",
     "segment_argmax",
@@ -102,22 +109,34 @@ def check_batch(
 
 
 def check_features(where: str, name: str, value: Tensor | None, size: int, rows: str, count: int, option: str,
-                   dtype: torch.dtype) -> Tensor | None:
-    """Check optional per-node or per-edge features: (``rows``=count, size) of ``dtype`` when
-    the layer was built with ``option`` = size > 0, absent when it was built with 0.
+                   dtype: torch.dtype, *, built: str = "layer", dim: str = "D") -> Tensor | None:
+    """Check optional per-node or per-edge features: (``rows``=count, ``dim``=size) of ``dtype``
+    when the ``built`` module (a layer, a readout) was built with ``option`` = size > 0,
+    absent when it was built with 0.
 
     Raises:
         ValueError: features missing, unexpected, of a wrong shape or of another dtype.
     """
     if size == 0:
         if value is not None:
-            raise ValueError(f"{where}: got {name} but the layer was built with {option}=0")
+            raise ValueError(f"{where}: got {name} but the {built} was built with {option}=0")
         return None
     if value is None:
-        raise ValueError(f"{where}: expected {name} of shape ({rows}={count}, D={size}), got None")
-    check_shapes(where, **{name: (value, f"{rows} D"), rows: count, "D": size})
+        raise ValueError(f"{where}: expected {name} of shape ({rows}={count}, {dim}={size}), got None")
+    check_shapes(where, **{name: (value, f"{rows} {dim}"), rows: count, dim: size})
     check_dtype(where, dtype, **{name: value})
     return value
+
+
+def check_readout_sizes(where: str, hidden_channels: int, hidden: int | None, **feature_sizes: int) -> int:
+    """Check a readout's sizes: ``hidden_channels`` positive, the optional ``feature_sizes``
+    (for example ``edge_dim``) at least 0, and its MLP width ``hidden`` (default
+    ``hidden_channels``) positive; return that width."""
+    check_positive_int(where, hidden_channels=hidden_channels)
+    check_int(where, minimum=0, **feature_sizes)
+    width = hidden_channels if hidden is None else hidden
+    check_positive_int(where, hidden=width)
+    return width
 
 
 def check_num_steps(where: str, num_steps: int | None, default: int) -> int:
@@ -139,15 +158,8 @@ def node_inputs(where: str, h: Tensor, x: Tensor | None, hidden: int, inputs: in
     """
     dims = check_shapes(where, h=(h, "V H"), H=hidden)
     check_dtype(where, dtype, h=h)
-    if inputs == 0:
-        if x is not None:
-            raise ValueError(f"{where}: got x but the readout was built with in_channels=0")
-        return h
-    if x is None:
-        raise ValueError(f"{where}: expected x of shape (V={dims['V']}, F={inputs}), got None")
-    check_shapes(where, x=(x, "V F"), V=dims["V"], F=inputs)
-    check_dtype(where, dtype, x=x)
-    return torch.cat([h, x], dim=-1)
+    x = check_features(where, "x", x, inputs, "V", dims["V"], "in_channels", dtype, built="readout", dim="F")
+    return h if x is None else torch.cat([h, x], dim=-1)
 
 
 def pad_features(x: Tensor, channels: int) -> Tensor:

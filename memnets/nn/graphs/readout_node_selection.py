@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from memnets._checks import check_int, check_positive_int
 from memnets.nn.graphs._common import (
     check_batch,
+    check_readout_sizes,
     node_inputs,
     segment_argmax,
     segment_log_softmax,
@@ -43,10 +43,7 @@ class NodeSelectionReadout(nn.Module):
     def __init__(self, hidden_channels: int, in_channels: int = 0, hidden: int | None = None) -> None:
         super().__init__()
         where = "NodeSelectionReadout"
-        check_positive_int(where, hidden_channels=hidden_channels)
-        check_int(where, minimum=0, in_channels=in_channels)
-        width = hidden_channels if hidden is None else hidden
-        check_positive_int(where, hidden=width)
+        width = check_readout_sizes(where, hidden_channels, hidden, in_channels=in_channels)
         self.hidden_channels = hidden_channels
         self.in_channels = in_channels
         self.score = nn.Sequential(nn.Linear(hidden_channels + in_channels, width), nn.ReLU(), nn.Linear(width, 1))

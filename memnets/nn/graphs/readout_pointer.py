@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from memnets._checks import check_dtype, check_int, check_positive_int, check_shapes
+from memnets._checks import check_dtype, check_shapes
 from memnets.nn.graphs._common import (
     check_edge_index,
     check_features,
+    check_readout_sizes,
     segment_argmax,
     segment_log_softmax,
 )
@@ -47,10 +48,7 @@ class PointerReadout(nn.Module):
     def __init__(self, hidden_channels: int, edge_dim: int = 0, hidden: int | None = None) -> None:
         super().__init__()
         where = "PointerReadout"
-        check_positive_int(where, hidden_channels=hidden_channels)
-        check_int(where, minimum=0, edge_dim=edge_dim)
-        width = hidden_channels if hidden is None else hidden
-        check_positive_int(where, hidden=width)
+        width = check_readout_sizes(where, hidden_channels, hidden, edge_dim=edge_dim)
         self.hidden_channels = hidden_channels
         self.edge_dim = edge_dim
         self.lin_receiver = nn.Linear(hidden_channels, width)
