@@ -165,9 +165,13 @@ class TreeTaskConfig(_harness.TaskConfig):
         test_size: fresh expressions per setting in the final evaluation.
     """
 
+    steps: int = option(3000, low=0)
+    batch_size: int = option(64, low=1)
+    lr: float = option(2e-3, low=0.0, open_low=True)
+    eval_every: int = option(250, low=1)
     model: str = option("tree", choices=("tree", "lstm"))
-    cell: str = option("childsum", choices=TREE_CELLS)
-    arity: int | None = option(None, low=1)
+    cell: str = option("nary", choices=TREE_CELLS)
+    arity: int | None = option(2, low=1)
     embedding_size: int = option(64, low=1)
     hidden_size: int = option(128, low=1)
     lstm_layers: int = option(1, low=1)

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memnets.data.trees import ARITHMETIC_SEQUENCE_VOCAB, ARITHMETIC_VOCAB, arithmetic_batch
-from memnets.nn.models.trees import TREE_CELLS
+from memnets.data.trees import (
+    ARITHMETIC_SEQUENCE_VOCAB,
+    ARITHMETIC_VOCAB,
+    arithmetic_batch,
+)
 from memnets.training.config import LR_SCHEDULES, option
 from tasks import _harness
 from tasks._trees import TreeTask, TreeTaskConfig, run_tree_task
@@ -37,12 +40,6 @@ class ArithmeticConfig(TreeTaskConfig):
     """
 
     out: str = option("runs/arithmetic")
-    cell: str = option("nary", choices=TREE_CELLS)
-    arity: int | None = option(2, low=1)
-    steps: int = option(3000, low=0)
-    batch_size: int = option(64, low=1)
-    lr: float = option(2e-3, low=0.0, open_low=True)
-    eval_every: int = option(250, low=1)
     lr_schedule: str = option("cosine", choices=LR_SCHEDULES)
     min_depth: int = option(1, low=1)
     max_depth: int = option(4, low=1)

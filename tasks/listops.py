@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memnets.data.trees import LISTOPS_SEQUENCE_VOCAB, LISTOPS_VOCAB, listops_batch
-from memnets.nn.models.trees import TREE_CELLS
 from memnets.training.config import option
 from tasks import _harness
 from tasks._trees import TreeTask, TreeTaskConfig, run_tree_task
@@ -38,12 +37,6 @@ class ListOpsConfig(TreeTaskConfig):
     """
 
     out: str = option("runs/listops")
-    cell: str = option("nary", choices=TREE_CELLS)
-    arity: int | None = option(2, low=1)
-    steps: int = option(3000, low=0)
-    batch_size: int = option(64, low=1)
-    lr: float = option(2e-3, low=0.0, open_low=True)
-    eval_every: int = option(250, low=1)
     max_depth: int = option(20, low=1)
     subexpression_prob: float = option(0.25, low=0.0, high=1.0)
     max_args: int = option(5, low=2)
