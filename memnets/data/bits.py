@@ -39,6 +39,7 @@ from einops import rearrange, repeat
 from torch import Tensor
 
 from memnets._checks import check_int, check_shapes
+from memnets.data._common import check_cpu_generator
 
 __all__ = [
     "BitBatch",
@@ -131,16 +132,6 @@ def _check_range(where: str, low_name: str, low: Any, high_name: str, high: Any,
     if low > high:
         raise ValueError(f"{where}: expected {low_name} <= {high_name}, got {low_name}={low} > {high_name}={high}")
     return low, high
-
-
-def _check_generator(where: str, generator: Any) -> None:
-    if generator is None:
-        return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"{where}: expected generator to be a torch.Generator or None, got {type(generator).__name__}")
-    if generator.device.type != "cpu":
-        raise ValueError(f"{where}: expected a CPU generator (tensors are drawn on the CPU, then moved), "
-                         f"got a generator on {generator.device}")
 
 
 def _sizes(where: str, batch_size: int, fixed: Any, fixed_name: str, low: Any, low_name: str, high: Any,
@@ -238,7 +229,7 @@ def copy_batch(
     where = "copy_batch"
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     lengths = _sizes(where, batch_size, length, "length", min_len, "min_len", max_len, "max_len", 1, generator)
     longest = int(lengths.max())
     total = 2 * longest + 1
@@ -323,7 +314,7 @@ def repeat_copy_batch(
     where = "repeat_copy_batch"
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     lengths = _sizes(where, batch_size, length, "length", min_len, "min_len", max_len, "max_len", 1, generator)
     counts = _sizes(where, batch_size, repeats, "repeats", min_repeats, "min_repeats", max_repeats, "max_repeats",
                     1, generator)
@@ -415,7 +406,7 @@ def associative_recall_batch(
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
     item_len = _check_int(where, "item_len", item_len, 1)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     counts = _sizes(where, batch_size, items, "items", min_items, "min_items", max_items, "max_items", 2, generator)
     most = int(counts.max())
     vectors = _random_bits((most, item_len, batch_size, bits), generator)
@@ -505,7 +496,7 @@ def priority_sort_batch(
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
     num_outputs, num_inputs = _check_range(where, "num_outputs", num_outputs, "num_inputs", num_inputs, 1)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     data = _random_bits((num_inputs, batch_size, bits), generator)
     priority = torch.rand(num_inputs, batch_size, generator=generator) * (_PRIORITY_HIGH - _PRIORITY_LOW) + _PRIORITY_LOW
     order = torch.sort(priority, dim=0, descending=True, stable=True).indices[:num_outputs]  # (M, B)

@@ -34,7 +34,6 @@ uses torch's default generator); tensors are built on the CPU and then moved to 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +41,7 @@ from einops import rearrange
 from torch import Tensor
 
 from memnets._checks import check_int, check_positive_int, check_shapes
+from memnets.data._common import check_cpu_generator
 from memnets.data.bits import BitBatch
 
 __all__ = [
@@ -64,16 +64,6 @@ NGRAM_LENGTH = 200
 #: and the pseudo-count of the optimal estimator.
 NGRAM_PRIOR = 0.5
 _LN2 = math.log(2.0)
-
-
-def _check_generator(where: str, generator: Any) -> None:
-    if generator is None:
-        return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"{where}: generator should be a torch.Generator or None, got: {type(generator).__name__}")
-    if generator.device.type != "cpu":
-        raise ValueError(f"{where}: expected a CPU generator (tensors are drawn on the CPU, then moved), "
-                         f"got a generator on {generator.device}")
 
 
 def _check_order(where: str, order: int) -> None:
@@ -111,7 +101,7 @@ def ngram_tables(batch_size: int, order: int = NGRAM_ORDER, *, generator: torch.
     where = "ngram_tables"
     check_positive_int(where, batch_size=batch_size)
     _check_order(where, order)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     # Gamma(1/2, 1) is Z^2 / 2 for a standard normal Z; the Beta(1/2, 1/2) draw is G1 / (G1 + G2).
     z = torch.randn(2, batch_size, 2 ** (order - 1), generator=generator)
     g = 0.5 * z * z
@@ -178,7 +168,7 @@ def ngram_sequences(
     if tables.numel() and not ((tables >= 0) & (tables <= 1)).all():
         raise ValueError(f"{where}: expected table probabilities in [0, 1], got values outside")
     check_int(where, minimum=order, length=length)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     B, k = dims["B"], order - 1
     probs = tables.detach().to("cpu", torch.float32)
     uniforms = torch.rand(B, length, generator=generator)  # one uniform per bit, drawn up front
@@ -228,7 +218,7 @@ def ngram_batch(
     check_positive_int(where, batch_size=batch_size)
     _check_order(where, order)
     check_int(where, minimum=order, length=length)
-    _check_generator(where, generator)
+    check_cpu_generator(where, generator)
     bits = ngram_sequences(ngram_tables(batch_size, order, generator=generator), length, generator=generator)
     steps = length - 1
     mask = (torch.arange(steps) + 1 >= order - 1).unsqueeze(1).expand(steps, batch_size).clone()
