@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from torch import nn
 
-from memnets.nn.registry import register_model
-from memnets.training import NonFiniteLossError, Task, option
+from memnets.training import NonFiniteLossError, option
 from tasks import _harness
+from tests._line import LineModel, LineTask
 
 _DOC = """A line through the harness: fit y = x . w.
 
@@ -20,28 +19,9 @@ _DOC = """A line through the harness: fit y = x . w.
 """
 
 
-@register_model
-class _HarnessLine(nn.Module):
-    def __init__(self, size: int = 3):
-        super().__init__()
-        self.lin = nn.Linear(size, 1)
-
-    def forward(self, x):
-        return self.lin(x).squeeze(-1)
-
-
-class _LineTask(Task):
+class _LineTask(LineTask):
     def __init__(self, size: int, poison: bool = False):
-        self.w = torch.linspace(-1, 1, size) * (float("nan") if poison else 1.0)
-
-    def sample(self, batch_size, generator, device):
-        x = torch.randn(batch_size, self.w.numel(), generator=generator)
-        return x, x @ self.w
-
-    def loss(self, model, batch):
-        x, y = batch
-        loss = ((model(x) - y) ** 2).mean()
-        return loss, {"mse": loss.item()}
+        super().__init__(torch.linspace(-1, 1, size) * (float("nan") if poison else 1.0))
 
 
 @dataclass
@@ -102,7 +82,7 @@ def test_every_declared_rule_is_checked_including_overridden_defaults(capsys, tm
 
 
 def _run(cfg, poison=False):
-    return _harness.run(cfg, build=lambda c: (_HarnessLine(c.size), _LineTask(c.size, poison)),
+    return _harness.run(cfg, build=lambda c: (LineModel(c.size), _LineTask(c.size, poison)),
                         settings={"train": {}, "wide": {"n": 512}},
                         evaluate=lambda model, task, setting, generator, device: {
                             "mse": task.loss(model, task.sample(setting.get("n", 64), generator, device))[1]["mse"],
@@ -116,11 +96,11 @@ def test_run_writes_metrics_json_prints_the_table_and_seeds_each_setting(capsys,
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == results
     assert {k: saved[k] for k in ("task", "model", "seed", "steps", "examples")} == {
-        "task": "line", "model": "_HarnessLine", "seed": 0, "steps": 20, "examples": 160}
+        "task": "line", "model": "LineModel", "seed": 0, "steps": 20, "examples": 160}
     assert saved["parameters"] == 4 and list(saved["evaluation"]) == ["train", "wide"]
     assert saved["good"] == (saved["evaluation"]["train"]["mse"] < 1)
     table = capsys.readouterr().out
-    assert "line, _HarnessLine after 20 steps (160 examples), seed 0:" in table
+    assert "line, LineModel after 20 steps (160 examples), seed 0:" in table
     assert "train" in table and "wide" in table and "good:" in table
     # The settings' generators are fixed and distinct.
     assert torch.equal(torch.rand(3, generator=_harness.evaluation_generator(1)),

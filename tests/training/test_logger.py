@@ -6,37 +6,17 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
-from memnets.nn.registry import register_model
-from memnets.training import Task, TrainConfig, fit
+from memnets.training import TrainConfig, fit
+from tests._line import LineModel, LineTask
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 
-@register_model
-class _Line(nn.Module):
-    def __init__(self, size: int = 3):
-        super().__init__()
-        self.lin = nn.Linear(size, 1)
-
-    def forward(self, x):
-        return self.lin(x).squeeze(-1)
-
-
-class _LineTask(Task):
+class _LineTask(LineTask):
     def __init__(self):
-        self.w = torch.tensor([0.5, -1.0, 2.0])
+        super().__init__(torch.tensor([0.5, -1.0, 2.0]))
         self.figures_drawn = 0
-
-    def sample(self, batch_size, generator, device):
-        x = torch.randn(batch_size, 3, generator=generator)
-        return x, x @ self.w
-
-    def loss(self, model, batch):
-        x, y = batch
-        loss = ((model(x) - y) ** 2).mean()
-        return loss, {"mse": loss.item()}
 
     def evaluate(self, model, generator, device):
         x, y = self.sample(32, generator, device)
@@ -70,7 +50,7 @@ def _scalars(accumulator, tag):
 def test_event_files_hold_the_jsonl_scalars_and_a_figure_per_evaluation(tmp_path):
     torch.manual_seed(0)
     task = _LineTask()
-    fit(_Line(), task, _config(tmp_path / "run"))
+    fit(LineModel(), task, _config(tmp_path / "run"))
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     events = _events(tmp_path / "run")
     tags = set(events.Tags()["scalars"])
@@ -88,17 +68,17 @@ def test_event_files_hold_the_jsonl_scalars_and_a_figure_per_evaluation(tmp_path
 
 def test_no_event_files_and_no_figures_without_the_flag(tmp_path):
     task = _LineTask()
-    fit(_Line(), task, _config(tmp_path / "run", tensorboard=False))
+    fit(LineModel(), task, _config(tmp_path / "run", tensorboard=False))
     assert not (tmp_path / "run" / "tensorboard").exists() and task.figures_drawn == 0
 
 
 def test_a_resumed_run_drops_the_events_after_its_checkpoint(tmp_path):
     torch.manual_seed(0)
-    fit(_Line(), _LineTask(), _config(tmp_path / "run", steps=8, checkpoint_every=4))
+    fit(LineModel(), _LineTask(), _config(tmp_path / "run", steps=8, checkpoint_every=4))
     torch.manual_seed(0)
     straight = _LineTask()
-    fit(_Line(), straight, _config(tmp_path / "straight", steps=12, checkpoint_every=4))
-    fit(_Line(), _LineTask(), _config(tmp_path / "run", steps=12, checkpoint_every=4, resume=True))
+    fit(LineModel(), straight, _config(tmp_path / "straight", steps=12, checkpoint_every=4))
+    fit(LineModel(), _LineTask(), _config(tmp_path / "run", steps=12, checkpoint_every=4, resume=True))
     resumed, reference = _events(tmp_path / "run"), _events(tmp_path / "straight")
     assert [s for s, _ in _scalars(resumed, "loss")] == [2, 4, 6, 8, 10, 12]
     assert [v for _, v in _scalars(resumed, "loss")] == [v for _, v in _scalars(reference, "loss")]
