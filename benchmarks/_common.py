@@ -26,6 +26,14 @@ def device_sync(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
+def configure_torch(threads: int, device: str, seed: int) -> tuple[torch.device, Callable[[], None]]:
+    """Set torch's CPU threads and seed; return the device and its `device_sync`."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    target = torch.device(device)
+    return target, device_sync(target)
+
+
 def train_round(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable[Any],
                 loss_fn: Callable[[torch.Tensor, Any], torch.Tensor],
                 sync: Callable[[], None]) -> tuple[float, float]:

@@ -35,7 +35,7 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from benchmarks._common import count, device_sync, import_reference, write_json
+from benchmarks._common import configure_torch, count, import_reference, write_json
 from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.dnc import DNC
@@ -149,11 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also time pytorch-dnc's DNC from the folder PATH holding its dnc package")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = device_sync(device)
-
-    torch.manual_seed(args.seed)
+    device, sync = configure_torch(args.threads, args.device, args.seed)
     models = {"DNC": DNC(_IN, _OUT, **_SIZES).to(device)}
     reference = None
     if args.pytorch_dnc is not None:

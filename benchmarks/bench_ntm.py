@@ -34,7 +34,7 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from benchmarks._common import count, device_sync, import_reference, write_json
+from benchmarks._common import configure_torch, count, import_reference, write_json
 from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
@@ -126,11 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also time pytorch-ntm's EncapsulatedNTM from a clone at PATH (CPU only)")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = device_sync(device)
-
-    torch.manual_seed(args.seed)
+    device, sync = configure_torch(args.threads, args.device, args.seed)
     ntm = NTM(_IN, _OUT).to(device)
     lstm = matched_lstm(count(ntm), _LSTM_LAYERS).to(device)
     models = {"NTM": ntm, "LSTM": lstm}
