@@ -3,9 +3,19 @@ message-passing layer must pass (equivariance, no edges, empty and one-node grap
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 AGGRS = ["add", "mean", "max"]
+#: edge_index values every layer refuses: a node out of range, a negative id, one row, floats.
+BAD_EDGE_INDICES = [torch.tensor([[0, 5], [1, 2]]), torch.tensor([[0, -1], [1, 2]]),
+                    torch.tensor([0, 1]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])]
+
+
+def assert_bad_edge_index_raises(layer, bad) -> None:
+    """``layer`` on 5 nodes of 4 features refuses the edge_index ``bad``, naming it."""
+    with pytest.raises(ValueError, match="edge_index"):
+        layer(torch.randn(5, 4), bad)
 
 
 def random_graph(num_nodes=7, num_edges=15, features=3, seed=0, dtype=torch.float64):

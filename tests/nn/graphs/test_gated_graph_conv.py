@@ -14,6 +14,8 @@ from memnets.nn.graphs import GatedGraphConv, GatedGraphReadout
 from memnets.nn.recurrent import GRUCell
 from tests.nn.graphs._graphs import (
     AGGRS,
+    BAD_EDGE_INDICES,
+    assert_bad_edge_index_raises,
     assert_empty_graph_works,
     assert_isolated_nodes_self_loops_and_a_single_node,
     assert_permutation_equivariant,
@@ -188,11 +190,9 @@ def test_empty_graph(aggr):
 # ---------------------------------------------------------------------------- validation and dtypes
 
 
-@pytest.mark.parametrize("bad", [torch.tensor([[0, 5], [1, 2]]), torch.tensor([[0, -1], [1, 2]]),
-                                 torch.tensor([0, 1]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])])
+@pytest.mark.parametrize("bad", BAD_EDGE_INDICES)
 def test_bad_edge_index_raises(bad):
-    with pytest.raises(ValueError, match="edge_index"):
-        GatedGraphConv(4, 1)(torch.randn(5, 4), bad)
+    assert_bad_edge_index_raises(GatedGraphConv(4, 1), bad)
 
 
 def test_wrong_feature_sizes_raise():

@@ -9,7 +9,13 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from memnets.nn.graphs import TripletMPNNConv
-from tests.nn.graphs._graphs import assert_empty_graph_works, permute, random_graph
+from tests.nn.graphs._graphs import (
+    BAD_EDGE_INDICES,
+    assert_bad_edge_index_raises,
+    assert_empty_graph_works,
+    permute,
+    random_graph,
+)
 
 
 def _edge_feature(edge_index, edge_attr, u, v, dim, like):
@@ -152,11 +158,9 @@ def test_empty_graph_and_one_node_graph():
     torch.testing.assert_close(conv(x, torch.tensor([[0], [1]]), num_steps=0), torch.cat([x, x.new_zeros(3, 2)], 1))
 
 
-@pytest.mark.parametrize("bad", [torch.tensor([[0, 5], [1, 2]]), torch.tensor([[0, -1], [1, 2]]),
-                                 torch.tensor([0, 1]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])])
+@pytest.mark.parametrize("bad", BAD_EDGE_INDICES)
 def test_bad_edge_index_raises(bad):
-    with pytest.raises(ValueError, match="edge_index"):
-        TripletMPNNConv(4)(torch.randn(5, 4), bad)
+    assert_bad_edge_index_raises(TripletMPNNConv(4), bad)
 
 
 def test_validation_and_dtypes():
