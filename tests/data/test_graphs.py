@@ -61,6 +61,15 @@ def _graph_of(data) -> nx.Graph:
     return graph
 
 
+def _weighted_graph_of(data) -> tuple[nx.Graph, int]:
+    """The graph of ``data`` with its edges' weights (``edge_attr``: weight, self-loop mark), and the source."""
+    graph = _graph_of(data)
+    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+        if not loop:
+            graph.edges[u, v]["weight"] = w
+    return graph, int(data.source_index)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_bfs_predecessors_match_clrs_rounds(seed):
     graph = nx.gnp_random_graph(12, 0.2, seed=seed)
@@ -70,11 +79,7 @@ def test_bfs_predecessors_match_clrs_rounds(seed):
 @pytest.mark.parametrize("seed", range(10))
 def test_bellman_ford_predecessors_lie_on_shortest_paths(seed):
     data = bellman_ford_graph(12, p=0.3, seed=seed)
-    graph = _graph_of(data)
-    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
-        if not loop:
-            graph.edges[u, v]["weight"] = w
-    source = int(data.source_index)
+    graph, source = _weighted_graph_of(data)
     dist = _dijkstra(graph, source)
     parents = data.predecessor_index.tolist()
     assert parents == bellman_ford_predecessors(graph, source)
@@ -206,11 +211,7 @@ def test_dijkstra_predecessors_match_networkx(seed):
     from memnets.data.graphs import dijkstra_graph, dijkstra_predecessors
 
     data = dijkstra_graph(14, p=0.3, seed=seed)
-    graph = _graph_of(data)
-    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
-        if not loop:
-            graph.edges[u, v]["weight"] = w
-    source = int(data.source_index)
+    graph, source = _weighted_graph_of(data)
     predecessors, distance = nx.dijkstra_predecessor_and_distance(graph, source)
     parents = data.predecessor_index.tolist()
     assert parents == dijkstra_predecessors(graph, source)
