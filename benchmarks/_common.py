@@ -67,6 +67,12 @@ def import_reference(path: str, module: str, name: str, option: str, expected: s
         raise SystemExit(f"{option}: expected {expected} at {path!r}: {error}")
 
 
+def speedup(ratio: float) -> tuple[float, str]:
+    """``ratio`` (how many times as fast memnets is: > 1 faster) as a factor ≥ 1 and its
+    direction, for lines such as "memnets is 1.25x faster than X" or "1.10x slower"."""
+    return max(ratio, 1 / ratio), "faster" if ratio >= 1 else "slower"
+
+
 def write_json(path: str | None, results: dict) -> None:
     """Write ``results`` to the JSON file ``path`` (nothing when ``path`` is None)."""
     if path:

@@ -35,7 +35,13 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from benchmarks._common import configure_torch, count, import_reference, write_json
+from benchmarks._common import (
+    configure_torch,
+    count,
+    import_reference,
+    speedup,
+    write_json,
+)
 from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.dnc import DNC
@@ -185,8 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         line = f"{batch_size:>5} {mean_t:>7.1f} {median['DNC']:>10.2f}"
         if has_ref:
             ratio = median["DNC"] / median["pytorch-dnc"]
-            word = "faster" if ratio >= 1 else "slower"
-            shown = ratio if ratio >= 1 else 1 / ratio
+            shown, word = speedup(ratio)
             line += f" {median['pytorch-dnc']:>18.2f}   memnets is {shown:.2f}x {word} than pytorch-dnc"
             results["batch"][batch_size]["memnets_over_pytorch_dnc"] = ratio
         print(line)

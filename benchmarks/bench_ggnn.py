@@ -43,6 +43,8 @@ import time
 
 import torch
 
+from benchmarks._common import speedup, write_json
+
 IMPLEMENTATIONS = ("torch_geometric", "memnets", "memnets-store", "torch_geometric-csr")
 #: Size of the warm-up graph (loads kernels without touching the peak of the large one).
 _WARMUP_NODES, _WARMUP_EDGES = 1000, 10_000
@@ -100,9 +102,8 @@ def _child_env() -> dict[str, str]:
 
 def _direction(ours: float, reference: float) -> str:
     """``"1.25× faster"`` or ``"1.10× slower"``: the ratio, always ≥ 1, and its direction."""
-    if ours <= reference:
-        return f"{reference / ours:.2f}× faster"
-    return f"{ours / reference:.2f}× slower"
+    factor, way = speedup(reference / ours)
+    return f"{factor:.2f}× {way}"
 
 
 def measure(name: str, args: argparse.Namespace) -> dict:
@@ -188,9 +189,7 @@ def main(argv=None) -> list[dict]:
             print(f"{r['implementation']} is {_direction(r['seconds'], base['seconds'])} than torch_geometric "
                   f"(wall time; {_direction(r['cpu_seconds'], base['cpu_seconds'])} in CPU time; "
                   f"{r['peak_mib'] / base['peak_mib']:.2f}× its peak memory)")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"config": vars(args), "results": results}, handle, indent=2)
+    write_json(args.json, {"config": vars(args), "results": results})
     return results
 
 

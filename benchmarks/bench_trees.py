@@ -35,7 +35,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from benchmarks._common import write_json
+from benchmarks._common import speedup, write_json
 from memnets.data.trees import listops_batch
 from memnets.functional.gates import tree_lstm_update
 from memnets.nn.trees import ChildSumTreeLSTM, tree_schedule
@@ -115,9 +115,8 @@ def package_model(treelstm: Any, model: ChildSumTreeLSTM, device: torch.device) 
 
 
 def _ratio_line(name: str, ours: float, theirs: float, what: str) -> str:
-    ratio = theirs / ours
-    way = "faster" if ratio >= 1 else "slower"
-    return f"memnets is {max(ratio, 1 / ratio):.1f}x {way} than {name} ({what})"
+    factor, way = speedup(theirs / ours)
+    return f"memnets is {factor:.1f}x {way} than {name} ({what})"
 
 
 def main(argv=None) -> dict:
