@@ -9,7 +9,7 @@ import torch
 
 from tasks import ngrams
 
-_TINY = ["--controller-size", "16", "--memory-size", "8", "--word-size", "4", "--no-progress",
+_TINY = ["--no-compile", "--controller-size", "16", "--memory-size", "8", "--word-size", "4", "--no-progress",
          "--eval-sequences", "8", "--final-sequences", "8", "--device", "cpu", "--length", "30",
          "--lstm-hidden-size", "8", "--lstm-layers", "1"]
 

@@ -69,3 +69,30 @@ def stack_states(states: list[NamedTuple], where: str) -> NamedTuple:
         return torch.stack(parts)
 
     return type(states[0])(*(stack(parts) for parts in zip(*states)))
+
+
+class MemorySequence(nn.Module):
+    """Base of the whole-sequence memory networks: a ``cell`` unrolled in time.
+
+    A subclass sets ``self.cell``, ``self.batch_first``, ``self.input_size`` and
+    ``self.output_size``; the cell's first parameter sets the dtype inputs must have.
+    """
+
+    cell: nn.Module
+    batch_first: bool
+
+    def extra_repr(self) -> str:
+        return f"batch_first={self.batch_first}"
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every parameter (the cell's)."""
+        self.cell.reset_parameters()
+
+    def initial_state(self, batch_size: int) -> Any:
+        """The state before the first step (the cell's ``initial_state``)."""
+        return self.cell.initial_state(batch_size)
+
+    def _unroll(self, x: Tensor, state: Any, keep_states: bool) -> tuple[Tensor, Any, list[Any]]:
+        dtype = next(self.cell.parameters()).dtype
+        return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=dtype, where=type(self).__name__,
+                      keep_states=keep_states)

@@ -37,7 +37,7 @@ from memnets.functional.dnc import (
 )
 from memnets.functional.memory import _memory_read, _memory_write
 from memnets.nn.memory.ntm import _autocast_off
-from memnets.nn.memory._unroll import stack_states, unroll
+from memnets.nn.memory._unroll import MemorySequence, stack_states
 from memnets.nn.recurrent import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -457,7 +457,7 @@ class DNCCell(nn.Module):
 
 
 @register_model
-class DNC(nn.Module):
+class DNC(MemorySequence):
     r"""A Differentiable Neural Computer over whole sequences: `DNCCell` unrolled in time.
 
     Graves et al. (2016), "Hybrid computing using a neural network with dynamic external
@@ -518,21 +518,6 @@ class DNC(nn.Module):
         self.batch_first = batch_first
         self.input_size = input_size
         self.output_size = output_size
-
-    def extra_repr(self) -> str:
-        return f"batch_first={self.batch_first}"
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every parameter."""
-        self.cell.reset_parameters()
-
-    def initial_state(self, batch_size: int) -> DNCState:
-        """The state before the first step (see `DNCCell.initial_state`)."""
-        return self.cell.initial_state(batch_size)
-
-    def _unroll(self, x: Tensor, state: DNCState | None, keep_states: bool):
-        return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=self.cell.interface.weight.dtype,
-                      where=type(self).__name__, keep_states=keep_states)
 
     def forward(self, x: Tensor, state: DNCState | None = None) -> tuple[Tensor, DNCState]:
         """Run the DNC over a sequence.

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from memnets._checks import check_choice, check_dtype, check_int, check_positive_int, check_shapes
 from memnets.functional.addressing import _circular_shift, _content_weights, _interpolate, _sharpen
 from memnets.functional.memory import _memory_read, _memory_write
-from memnets.nn.memory._unroll import stack_states, unroll
+from memnets.nn.memory._unroll import MemorySequence, stack_states
 from memnets.nn.recurrent.cells import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -404,7 +404,7 @@ class NTMCell(nn.Module):
 
 
 @register_model
-class NTM(nn.Module):
+class NTM(MemorySequence):
     r"""A Neural Turing Machine over whole sequences: `NTMCell` unrolled in time.
 
     Graves, Wayne & Danihelka (2014), §3 (see `NTMCell` for the equations of one
@@ -469,21 +469,6 @@ class NTM(nn.Module):
         self.batch_first = bool(batch_first)
         self.input_size = input_size
         self.output_size = output_size
-
-    def extra_repr(self) -> str:
-        return f"batch_first={self.batch_first}"
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every parameter."""
-        self.cell.reset_parameters()
-
-    def initial_state(self, batch_size: int) -> NTMState:
-        """The state before the first step (see `NTMCell.initial_state`)."""
-        return self.cell.initial_state(batch_size)
-
-    def _unroll(self, x: Tensor, state: NTMState | None, keep_states: bool):
-        return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=self.cell.heads.weight.dtype,
-                      where=type(self).__name__, keep_states=keep_states)
 
     def forward(self, x: Tensor, state: NTMState | None = None) -> tuple[Tensor, NTMState]:
         """Run the NTM over a sequence.
