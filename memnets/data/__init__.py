@@ -110,6 +110,31 @@ __all__ += [
 ]
 
 # Graph-algorithm tasks: networkx graphs and ground truth as torch_geometric data.
+from memnets.data.ngrams import (  # noqa: E402
+    NGRAM_LENGTH,
+    NGRAM_ORDER,
+    NGRAM_PRIOR,
+    bayes_optimal_probabilities,
+    ngram_batch,
+    ngram_contexts,
+    ngram_sequences,
+    ngram_tables,
+    optimal_bits_per_sequence,
+)
+
+__all__ += [
+    # dynamic N-grams
+    "NGRAM_LENGTH",
+    "NGRAM_ORDER",
+    "NGRAM_PRIOR",
+    "bayes_optimal_probabilities",
+    "ngram_batch",
+    "ngram_contexts",
+    "ngram_sequences",
+    "ngram_tables",
+    "optimal_bits_per_sequence",
+]
+
 from memnets.data.graphs import (  # noqa: E402
     CLRS_DIRECTED_EDGE_PROB,
     CLRS_EDGE_PROB,
