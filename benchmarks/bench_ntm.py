@@ -34,10 +34,11 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from benchmarks._common import configure_torch, count, import_reference, write_json
+from benchmarks._common import configure_torch, count, import_reference, speedup, write_json
 from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
+from memnets.training.compilation import compile_steps, compile_unavailable
 
 #: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
 _IN, _OUT = 9, 8
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sequences", type=int, default=128,
                         help="sequences per round (at least 8 batches, 24 with --lengths batch)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                        help="compile the NTM's step, as the task scripts do by default (--no-compile: eager)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--pytorch-ntm", default=None, metavar="PATH",
                         help="also time pytorch-ntm's EncapsulatedNTM from a clone at PATH (CPU only)")
@@ -128,6 +131,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     device, sync = configure_torch(args.threads, args.device, args.seed)
     ntm = NTM(_IN, _OUT).to(device)
+    compiled = False
+    if args.compile:
+        reason = compile_unavailable(device)
+        if reason is None:
+            compile_steps(ntm)
+            compiled = True
+        else:
+            print(f"torch.compile is not available ({reason}): the NTM runs eager")
     lstm = matched_lstm(count(ntm), _LSTM_LAYERS).to(device)
     models = {"NTM": ntm, "LSTM": lstm}
     if args.pytorch_ntm is not None:
@@ -135,12 +146,13 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error("--pytorch-ntm runs on the CPU only (its model creates its inputs on the CPU)")
         models["pytorch-ntm"] = load_pytorch_ntm(args.pytorch_ntm)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, lengths per {args.lengths}")
-    print(f"NTM: {count(ntm):,} parameters (controller 100, memory 128 x 20, 1 read + 1 write head)")
+    print(f"NTM: {count(ntm):,} parameters (controller 100, memory 128 x 20, 1 read + 1 write head), "
+          f"{'step compiled' if compiled else 'eager'}")
     print(f"LSTM: {count(lstm):,} parameters ({_LSTM_LAYERS} layers x {lstm.lstm.hidden_size} + read-out)")
     if "pytorch-ntm" in models:
         print(f"pytorch-ntm: {count(models['pytorch-ntm']):,} parameters (its copy-task sizes)")
 
-    results = {"device": str(device), "threads": torch.get_num_threads(), "lengths": args.lengths,
+    results = {"device": str(device), "threads": torch.get_num_threads(), "lengths": args.lengths, "compiled": compiled,
                "torch": torch.__version__, "params": {k: count(m) for k, m in models.items()}, "batch": {}}
     print(f"\n{'batch':>5} {'T mean':>7} {'NTM seq/s':>10} {'LSTM seq/s':>11} {'LSTM/NTM':>9} "
           f"{'NTM seq/cpu-s':>12} {'LSTM seq/cpu-s':>13}"
@@ -168,6 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{median['LSTM'] / median['NTM']:>8.2f}x {cpu_median['NTM']:>12.1f} {cpu_median['LSTM']:>13.1f}"
               + (f" {median['pytorch-ntm']:>18.1f} {median['NTM'] / median['pytorch-ntm']:>15.2f}x"
                  if "pytorch-ntm" in models else ""))
+        if "pytorch-ntm" in models:
+            factor, direction = speedup(median["NTM"] / median["pytorch-ntm"])
+            print(f"      batch {batch_size}: memnets' NTM is {factor:.2f}x {direction} than pytorch-ntm")
         sys.stdout.flush()
 
     write_json(args.json, results)

@@ -37,7 +37,7 @@ def test_pytorch_ntm_adapter_feeds_one_step_per_call_and_returns_logits():
 
 
 def test_bench_ntm_runs_and_reports_both_models():
-    results = bench_ntm.main(["--threads", "1", "--batch-sizes", "2", "--rounds", "1", "--sequences", "2"])
+    results = bench_ntm.main(["--no-compile", "--threads", "1", "--batch-sizes", "2", "--rounds", "1", "--sequences", "2"])
     rates = results["batch"][2]["seq_per_s"]
     assert set(rates) == {"NTM", "LSTM"} and all(r > 0 for r in rates.values())
     assert abs(results["params"]["NTM"] - results["params"]["LSTM"]) < 0.05 * results["params"]["NTM"]
