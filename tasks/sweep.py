@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,17 @@ def _read_metrics(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def _inductor_cache(capability: str) -> str:
+    """A compiled-kernel cache of its own for each ``ATEN_CPU_CAPABILITY``.
+
+    torch 2.13's inductor cache does not tell kernels compiled under one capability from
+    another's: a run under ``avx2`` that finds the kernels of a ``default`` run crashes
+    (segmentation fault at its first step). One cache folder per capability avoids it.
+    """
+    base = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "memnets_inductor")
+    return os.path.join(base, capability)
+
+
 def _run_one(task: str, run: Run, out: Path, task_args: list[str], log: bool) -> dict[str, Any] | None:
     run_dir = out / run.name
     metrics = _read_metrics(run_dir / "metrics.json")
@@ -205,7 +217,7 @@ def _run_one(task: str, run: Run, out: Path, task_args: list[str], log: bool) ->
     if (run_dir / "model.pt").exists():
         args.append("--resume")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": run.capability, "OMP_NUM_THREADS": str(run.threads),
-           "MKL_NUM_THREADS": str(run.threads)}
+           "MKL_NUM_THREADS": str(run.threads), "TORCHINDUCTOR_CACHE_DIR": _inductor_cache(run.capability)}
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / "sweep.log", "a") as handle:
         done = subprocess.run(args, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

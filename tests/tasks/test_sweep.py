@@ -115,3 +115,18 @@ def test_bad_options_exit_2_with_a_message(argv, message, capsys):
         sweep.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_each_rounding_gets_its_own_compiled_kernel_cache(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run(args, env, **kwargs):
+        seen[env["ATEN_CPU_CAPABILITY"]] = env["TORCHINDUCTOR_CACHE_DIR"]
+        assert env["OMP_NUM_THREADS"] == "1" and "--threads" in args
+        return sweep.subprocess.CompletedProcess(args, 1)
+
+    monkeypatch.setattr(sweep.subprocess, "run", fake_run)
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    for cap in ("default", "avx2"):
+        assert sweep._run_one("copy", Run(0, cap, 1), tmp_path / "out", [], log=False) is None
+    assert seen == {"default": str(tmp_path / "cache" / "default"), "avx2": str(tmp_path / "cache" / "avx2")}
