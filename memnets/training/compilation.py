@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from typing import Any
 
 import torch
@@ -41,8 +42,30 @@ STEP_MODULES = (
 )
 
 
+def _shared_kernel_cache() -> str | None:
+    """Why compiling is unsafe here, if ``ATEN_CPU_CAPABILITY`` is set with torch's default cache.
+
+    torch 2.13's compiled-kernel cache does not tell kernels built under one CPU capability
+    from another's: a process under ``ATEN_CPU_CAPABILITY=avx2`` that loads the kernels a
+    ``default`` process built crashes at its first step. With the capability set, compile
+    only into a cache folder chosen for it (``TORCHINDUCTOR_CACHE_DIR``; `tasks.sweep` sets
+    one per capability).
+    """
+    if not os.environ.get("ATEN_CPU_CAPABILITY"):
+        return None
+    from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
+
+    if os.path.abspath(cache_dir()) == os.path.abspath(default_cache_dir()):
+        return ("ATEN_CPU_CAPABILITY is set but TORCHINDUCTOR_CACHE_DIR is torch's default, whose kernels are "
+                "shared across capabilities (a crash in torch 2.13); set TORCHINDUCTOR_CACHE_DIR to a folder "
+                "of this capability's own to compile")
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _probe(device_type: str) -> str | None:
+    if device_type == "cpu" and (reason := _shared_kernel_cache()) is not None:
+        return reason
     def tiny(x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x) * 2.0 + 1.0
 

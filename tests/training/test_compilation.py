@@ -274,3 +274,17 @@ def test_probe_reports_a_failing_compiler(monkeypatch):
         assert compilation.compile_unavailable("cpu") == "RuntimeError: Compiler: cc is not found"
     finally:
         compilation._probe.cache_clear()
+
+
+def test_no_compilation_into_a_kernel_cache_shared_across_cpu_capabilities(monkeypatch, tmp_path):
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    from memnets.training import compilation
+
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert compilation._shared_kernel_cache() is None
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())
+    assert "TORCHINDUCTOR_CACHE_DIR is torch's default" in compilation._shared_kernel_cache()
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "avx2"))
+    assert compilation._shared_kernel_cache() is None
