@@ -96,3 +96,53 @@ class MemorySequence(nn.Module):
         dtype = next(self.cell.parameters()).dtype
         return unroll(self.cell, x, state, batch_first=self.batch_first, dtype=dtype, where=type(self).__name__,
                       keep_states=keep_states)
+
+
+class MemoryCell(nn.Module):
+    """Base of the one-step memory cells (`NTMCell`, `DNCCell`).
+
+    A subclass defines ``_step(x_t, state) -> (hidden, state)`` (unchecked),
+    ``initial_state`` and ``check_state``, an ``output`` linear layer on
+    ``[hidden, read vectors]``, ``input_size`` and ``_dtype()`` (its parameters' dtype).
+    """
+
+    output: nn.Linear
+    input_size: int
+
+    def compile_step(self, **options: Any) -> None:
+        """Compile one step with ``torch.compile``, in place; the time loop around it stays eager.
+
+        `forward` and the sequence model's time loop both call the compiled step: one small
+        graph, reused at every time step and sequence length, where compiling the unrolled
+        sequence would build one large graph per length. Like `torch.nn.Module.compile`, it
+        leaves the parameters and ``state_dict`` keys as they are. The training loop's
+        ``--compile`` calls it through `memnets.training.compilation.compile_steps`.
+
+        Args:
+            **options: passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ...).
+        """
+        self._step = torch.compile(self._step, **options)
+
+    def _readout(self, hidden: Tensor, reads: Tensor) -> Tensor:
+        """Logits from controller outputs and read vectors; works for (B, ·) and (T, B, ·)."""
+        return self.output(torch.cat([hidden, rearrange(reads, "... r w -> ... (r w)")], dim=-1))
+
+    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """One step.
+
+        Args:
+            x: the input $x_t$, in the dtype of the parameters.
+            state: the previous state; ``None`` means `initial_state`.
+
+        Returns:
+            ``(logits, state)``: the output logits $y_t$ and the new state.
+
+        Shapes:
+            x: (B, input_size) -> logits (B, output_size).
+        """
+        where = type(self).__name__
+        dims = check_shapes(where, x=(x, "B C"), C=self.input_size)
+        check_dtype(where, self.output.weight.dtype, x=x)
+        state = self.initial_state(dims["B"]) if state is None else self.check_state(state, dims["B"])
+        hidden, state = self._step(x, state)
+        return self._readout(hidden, state.read_vectors), state

@@ -37,7 +37,7 @@ from memnets.functional.dnc import (
 )
 from memnets.functional.memory import _memory_read, _memory_write
 from memnets.nn.memory.ntm import _autocast_off
-from memnets.nn.memory._unroll import MemorySequence, stack_states
+from memnets.nn.memory._unroll import MemoryCell, MemorySequence, stack_states
 from memnets.nn.recurrent import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -121,7 +121,7 @@ def _check_flag(where: str, **flags: Any) -> None:
 
 
 @register_model
-class DNCCell(nn.Module):
+class DNCCell(MemoryCell):
     r"""One step of a Differentiable Neural Computer: ``(x_t, state) -> (logits_t, state)``.
 
     Graves et al. (2016), Nature, Methods; one write head and $R$ read heads. The
@@ -419,41 +419,6 @@ class DNCCell(nn.Module):
         return hidden, DNCState(
             (hidden, cell), memory, reads, usage, link, precedence, read_weights, write_weights, link_indices
         )
-
-    def compile_step(self, **options: Any) -> None:
-        """Compile one step with ``torch.compile``, in place; the time loop around it stays eager.
-
-        As `memnets.NTMCell.compile_step`: one small graph reused at every step and
-        sequence length; parameters and ``state_dict`` keys are unchanged.
-
-        Args:
-            **options: passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ...).
-        """
-        self._step = torch.compile(self._step, **options)
-
-    def _readout(self, hidden: Tensor, reads: Tensor) -> Tensor:
-        """Logits from controller outputs and read vectors; works for (B, .) and (T, B, .)."""
-        return self.output(torch.cat([hidden, rearrange(reads, "... r w -> ... (r w)")], dim=-1))
-
-    def forward(self, x: Tensor, state: DNCState | None = None) -> tuple[Tensor, DNCState]:
-        """One step.
-
-        Args:
-            x: the input $x_t$, in the dtype of the parameters.
-            state: the previous state; ``None`` means `initial_state`.
-
-        Returns:
-            ``(logits, state)``: the output logits $y_t$ and the new `DNCState`.
-
-        Shapes:
-            x: (B, input_size) -> logits (B, output_size).
-        """
-        where = type(self).__name__
-        dims = check_shapes(where, x=(x, "B C"), C=self.input_size)
-        check_dtype(where, self.interface.weight.dtype, x=x)
-        state = self.initial_state(dims["B"]) if state is None else self.check_state(state, dims["B"])
-        hidden, state = self._step(x, state)
-        return self._readout(hidden, state.read_vectors), state
 
 
 @register_model

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from memnets._checks import check_choice, check_dtype, check_int, check_positive_int, check_shapes
 from memnets.functional.addressing import _circular_shift, _content_weights, _interpolate, _sharpen
 from memnets.functional.memory import _memory_read, _memory_write
-from memnets.nn.memory._unroll import MemorySequence, stack_states
+from memnets.nn.memory._unroll import MemoryCell, MemorySequence, stack_states
 from memnets.nn.recurrent.cells import LSTMCell
 from memnets.nn.registry import register_model
 
@@ -87,7 +87,7 @@ def _autocast_off(device_type: str):
 
 
 @register_model
-class NTMCell(nn.Module):
+class NTMCell(MemoryCell):
     r"""One step of a Neural Turing Machine: ``(x_t, state) -> (logits_t, state)``.
 
     Graves, Wayne & Danihelka (2014), §3. At each step the controller reads the input
@@ -363,44 +363,6 @@ class NTMCell(nn.Module):
                 rearrange(torch.tanh(add), "b (h w) -> b h w", h=self.num_write_heads),
             )
         return out, NTMState(controller, memory, reads, read_weights, write_weights)
-
-    def compile_step(self, **options: Any) -> None:
-        """Compile one step with ``torch.compile``, in place; the time loop around it stays eager.
-
-        `forward` and `NTM`'s time loop both call the compiled step: one small
-        graph, reused at every time step and sequence length, where compiling the unrolled
-        sequence would build one large graph per length. Like
-        `torch.nn.Module.compile`, it leaves the parameters and ``state_dict`` keys
-        as they are. The training loop's ``--compile`` calls it through
-        `memnets.training.compilation.compile_steps`.
-
-        Args:
-            **options: passed to ``torch.compile`` (``mode``, ``backend``, ``dynamic``, ...).
-        """
-        self._step = torch.compile(self._step, **options)
-
-    def _readout(self, out: Tensor, reads: Tensor) -> Tensor:
-        """Logits from controller outputs and read vectors; works for (B, .) and (T, B, .)."""
-        return self.output(torch.cat([out, rearrange(reads, "... r w -> ... (r w)")], dim=-1))
-
-    def forward(self, x: Tensor, state: NTMState | None = None) -> tuple[Tensor, NTMState]:
-        """One step.
-
-        Args:
-            x: the input $x_t$.
-            state: the previous state; ``None`` means `initial_state`.
-
-        Returns:
-            ``(logits, state)``: the output logits $y_t$ and the new `NTMState`.
-
-        Shapes:
-            x: (B, input_size) -> logits (B, output_size).
-        """
-        dims = check_shapes(type(self).__name__, x=(x, "B C"), C=self.input_size)
-        check_dtype(type(self).__name__, self.heads.weight.dtype, x=x)
-        state = self.initial_state(dims["B"]) if state is None else self.check_state(state, dims["B"])
-        out, state = self._step(x, state)
-        return self._readout(out, state.read_vectors), state
 
 
 @register_model
