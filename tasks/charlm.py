@@ -1,12 +1,15 @@
 """Character language model on *The Tempest* (public domain, shipped in the package).
 
     python -m tasks.charlm --out runs/charlm [--seed S] [--steps N] [--cell lstm|gru|rnn] ...
+    python -m tasks.charlm --out runs/charlm --steps 6000 --resume    # continue a run
 
 Next-character prediction with teacher forcing (the true previous character is the
 input) on random windows of the first 90 % of the play; reports bits per character on
 the held-out last 10 %, read as one stream with the state carried across chunks, next to
 a unigram baseline; prints text sampled from the model (the generation loop of
-`memnets.nn.recurrent.feedback.generate`). Writes ``metrics.json`` and ``samples.txt``.
+`memnets.nn.recurrent.feedback.generate`). Writes ``metrics.json`` (the task harness's
+layout, the setting ``held_out``, plus the figures above at its top level), ``samples.txt``
+and, unless ``--no-plots``, ``learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets.data.text import CharVocabulary, load_corpus, random_windows, split_text
+from memnets.data.text import (
+    CORPORA,
+    CharVocabulary,
+    load_corpus,
+    random_windows,
+    split_text,
+)
 from memnets.nn.recurrent import InputFeedback, SequenceToSequence, generate
-from memnets.training import Task, TrainConfig, fit, is_main_process, parse_config, write_json
+from memnets.nn.recurrent.modes import CELL_TYPES
+from memnets.training import Task, fit, is_main_process, option, write_json
+from tasks import _harness
 
 _LN2 = math.log(2.0)
 #: Characters per chunk when the held-out text is read as one stream.
@@ -31,8 +42,20 @@ _EVAL_CHUNK = 500
 
 
 @dataclass
-class CharLMConfig(TrainConfig):
-    """Character-level language model on a shipped public-domain text."""
+class CharLMConfig(_harness.TaskConfig):
+    """Character-level language model on a shipped public-domain text.
+
+    Args:
+        corpus: the shipped text (``memnets.data.CORPORA``).
+        held_out: the fraction at the end of the text held out, in (0, 1).
+        seq_len: characters per training window.
+        cell: the recurrent layer (rnn, lstm, gru).
+        hidden_size: units per layer.
+        num_layers: stacked layers.
+        sample_length: characters sampled after training.
+        temperature: the sampling temperature (> 0).
+        prime: the text the model reads before sampling (characters of the corpus).
+    """
 
     out: str = "runs/charlm"
     steps: int = 3000
@@ -42,16 +65,21 @@ class CharLMConfig(TrainConfig):
     eval_every: int = 500
     checkpoint_every: int = 500
     log_every: int = 50
-    corpus: str = "tempest"
-    held_out: float = 0.1
-    seq_len: int = 64
-    cell: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
-    sample_length: int = 400
-    temperature: float = 0.8
+    threads: int | None = option(1, low=1)
+    corpus: str = option("tempest", choices=tuple(CORPORA))
+    held_out: float = option(0.1, low=0.0, high=1.0, open_low=True, open_high=True)
+    seq_len: int = option(64, low=1)
+    cell: str = option("lstm", choices=CELL_TYPES)
+    hidden_size: int = option(128, low=1)
+    num_layers: int = option(1, low=1)
+    sample_length: int = option(400, low=1)
+    temperature: float = option(0.8, low=0.0, open_low=True)
     prime: str = "\nPROSPERO.\n"
-    threads: int = 1
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.prime:
+            raise ValueError("CharLMConfig: expected a non-empty prime, got ''")
 
 
 def _one_hot(ids: Tensor, vocab_size: int) -> Tensor:
@@ -111,39 +139,61 @@ def sample_text(model: nn.Module, vocab: CharVocabulary, prime: str, length: int
 
 
 def main(argv=None) -> dict[str, Any]:
-    cfg = parse_config(CharLMConfig, argv)
-    torch.set_num_threads(cfg.threads)
+    cfg = _harness.parse(CharLMConfig, argv, __doc__)
     text = load_corpus(cfg.corpus)
     vocab = CharVocabulary(text)
+    unknown = sorted(set(cfg.prime) - set(vocab.chars))
+    if unknown:
+        _harness.usage_error(f"expected prime to be made of characters of the corpus {cfg.corpus!r}, "
+                             f"got {cfg.prime!r} with {''.join(unknown)!r}")
     train, held = split_text(vocab.encode(text), cfg.held_out)
     torch.manual_seed(cfg.seed)
     model = SequenceToSequence(len(vocab), cfg.hidden_size, len(vocab), cell=cfg.cell, num_layers=cfg.num_layers)
     task = CharLMTask(train, held, len(vocab), cfg.seq_len)
-    result = fit(model, task, cfg)
+    out = Path(cfg.out)
+    with _harness.exits_cleanly(out):
+        result = fit(model, task, cfg)
     if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
         return {}
     device = next(model.parameters()).device
-    model.eval()
-    bpc = bits_per_character(model, held, len(vocab), device)
     unigram = unigram_bits_per_character(train, held, len(vocab))
+    evaluation = _harness.evaluate_settings(
+        model, task, {"held_out": {}},
+        lambda model, task, setting, generator, device: {
+            "bits_per_char": bits_per_character(model, task.held, task.vocab_size, device),
+            "unigram_bits": unigram},
+        device)
+    bpc = evaluation["held_out"]["bits_per_char"]
     sample = sample_text(model, vocab, cfg.prime, cfg.sample_length, cfg.temperature, cfg.seed, device)
+    _harness.print_table(f"charlm, {cfg.cell} ({cfg.corpus}), {result.step} steps, seed {cfg.seed}:", evaluation)
     print(f"held-out bits per character: {bpc:.3f} (unigram baseline {unigram:.3f}); "
           f"{len(train)} training and {len(held)} held-out characters, vocabulary {len(vocab)}")
-    print("--- sample (temperature %.2f) ---" % cfg.temperature)
+    print(f"--- sample (temperature {cfg.temperature:.2f}) ---")
     print(sample)
-    out = Path(cfg.out)
     (out / "samples.txt").write_text(sample + "\n")
     metrics = {
+        "task": "charlm",
+        "model": type(model).__name__,
+        "seed": cfg.seed,
+        "steps": result.step,
+        "examples": result.step * cfg.batch_size,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "evaluation": evaluation,
         "held_out_bits_per_char": bpc,
         "unigram_bits_per_char": unigram,
         "train_characters": len(train),
         "held_out_characters": len(held),
         "vocabulary": "".join(vocab.chars),
-        "steps": result.step,
         "sample": sample,
         "config": dataclasses.asdict(cfg),
     }
     write_json(out / "metrics.json", metrics)
+    if cfg.plots:
+        from memnets.training.plots import plot_learning_curve
+
+        plot_learning_curve(out / "metrics.jsonl", out / "learning_curve.png",
+                            metrics=("bits_per_char", "eval/held_out_bits_per_char"),
+                            log_y=False, title=f"charlm: {cfg.cell}, {cfg.corpus}")
     return metrics
 
 

@@ -1,6 +1,7 @@
 """Forecasting: observe 50 steps of a noisy two-sine series, predict the next 10 (TASKS.md).
 
     python -m tasks.forecast --out runs/forecast [--seed S] [--steps N] [--models gru/seq2seq esn/direct ...]
+    python -m tasks.forecast --out runs/forecast --steps 1200 --resume    # continue the trained models
 
 Compares, on one fixed test set, the naive forecast (repeat the last value), linear
 autoregression, RNN, LSTM, GRU, an echo-state network, NARX and Jordan networks and a TDNN,
@@ -8,30 +9,39 @@ with the three multi-step strategies of TASKS.md (iterate a one-step model, pred
 10 values at once, sequence-to-sequence with a 10-vector at every step) and an
 encoder–decoder. Trained models go through the shared loop (one subfolder each, loadable
 with ``memnets.load``); the linear models and the ESN are fitted in closed form. Writes
-``metrics.json`` and ``results.md`` (one table of test MSEs) into ``--out``.
+``metrics.json`` (the task harness's layout, one setting per model, plus ``test_mse`` and
+``seconds``) and ``results.md`` (one table of test MSEs) into ``--out``, and unless
+``--no-plots`` each trained model's ``learning_curve.png`` in its subfolder.
+``--resume`` and ``--overwrite`` apply to every trained model's subfolder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from memnets.data.series import CONTEXT_STEPS, HORIZON_STEPS, forecast_windows, sine_mixture_series
+from memnets.data.series import (
+    CONTEXT_STEPS,
+    HORIZON_STEPS,
+    forecast_windows,
+    sine_mixture_series,
+)
 from memnets.nn.recurrent import (
     NARX,
     TDNN,
     EchoStateNetwork,
-    JordanRNN,
     EncoderDecoder,
     InputFeedback,
+    JordanRNN,
     SequenceToSequence,
     SequenceToVector,
     generate,
@@ -40,13 +50,14 @@ from memnets.nn.recurrent import (
 )
 from memnets.training import (
     Task,
-    TrainConfig,
     fit,
     is_main_process,
-    parse_config,
+    option,
     save_model,
     write_json,
 )
+from memnets.training.checkpoint import check_run_directory
+from tasks import _harness
 
 #: Seed offsets of the fixed data sets, so they never overlap the training stream.
 _TEST_SEED_OFFSET, _FIT_SEED_OFFSET = 1_000_000, 2_000_000
@@ -69,10 +80,30 @@ ALL_MODELS = (
     "narx/iterate", "narx/scheduled-sampling", "jordan/iterate", "tdnn/seq2seq",
 )
 
+#: Every model ``--models`` accepts: the default table and the other pairings the script builds.
+MODELS = ALL_MODELS + ("rnn/encoder-decoder", "lstm/encoder-decoder", "jordan/scheduled-sampling")
+
 
 @dataclass
-class ForecastConfig(TrainConfig):
-    """Forecast the next 10 values of a series from its first 50, with each model and strategy."""
+class ForecastConfig(_harness.TaskConfig):
+    """Forecast the next 10 values of a series from its first 50, with each model and strategy.
+
+    Args:
+        models: the table's rows, ``family/strategy`` (`MODELS`), in order.
+        hidden_size: units of every trained model.
+        test_series: series of the fixed test set.
+        fit_series: series the closed-form models are fitted on.
+        ar_order: p of the linear AR(p) model (at most the 50 observed steps).
+        esn_size: units of the echo-state reservoir.
+        esn_spectral_radius: the reservoir's spectral radius (>= 0).
+        esn_input_scaling: the scale of the reservoir's input weights (>= 0).
+        esn_leak_rate: the reservoir's leak rate, in (0, 1].
+        esn_ridge: the ridge penalty of the ESN readouts (>= 0).
+        esn_washout: the steps left out of the ESN fits (below the 50 observed steps).
+        narx_delays: output delays of the NARX network.
+        tdnn_delays: delays of each TDNN layer.
+        schedule_k: k of the inverse-sigmoid scheduled-sampling schedule (>= 1).
+    """
 
     out: str = "runs/forecast"
     steps: int = 600
@@ -83,21 +114,28 @@ class ForecastConfig(TrainConfig):
     checkpoint_every: int = 600
     log_every: int = 50
     progress: bool = False
-    models: tuple[str, ...] = ALL_MODELS
-    hidden_size: int = 20
-    test_series: int = 1000
-    fit_series: int = 2000
-    ar_order: int = 20
-    esn_size: int = 300
-    esn_spectral_radius: float = 0.9
-    esn_input_scaling: float = 1.0
-    esn_leak_rate: float = 0.5
-    esn_ridge: float = 1e-6
-    esn_washout: int = 10
-    narx_delays: int = 10
-    tdnn_delays: int = 8
-    schedule_k: float = 100.0
-    threads: int = 1
+    threads: int | None = option(1, low=1)
+    models: tuple[str, ...] = option(ALL_MODELS, choices=MODELS)
+    hidden_size: int = option(20, low=1)
+    test_series: int = option(1000, low=1)
+    fit_series: int = option(2000, low=1)
+    ar_order: int = option(20, low=1, high=CONTEXT_STEPS)
+    esn_size: int = option(300, low=1)
+    esn_spectral_radius: float = option(0.9, low=0.0)
+    esn_input_scaling: float = option(1.0, low=0.0)
+    esn_leak_rate: float = option(0.5, low=0.0, high=1.0, open_low=True)
+    esn_ridge: float = option(1e-6, low=0.0)
+    esn_washout: int = option(10, low=0, high=CONTEXT_STEPS - 1)
+    narx_delays: int = option(10, low=1)
+    tdnn_delays: int = option(8, low=1)
+    schedule_k: float = option(100.0, low=1.0)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.models:
+            raise ValueError("ForecastConfig: expected at least one of models, got none")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"ForecastConfig: expected models without repeats, got {self.models}")
 
 
 def _mse(prediction: Tensor, future: Tensor) -> float:
@@ -287,19 +325,32 @@ def results_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _is_closed_form(name: str) -> bool:
+    return name == "naive" or name.startswith(("linear/", "esn/"))
+
+
 def main(argv=None) -> dict:
-    cfg = parse_config(ForecastConfig, argv)
-    torch.set_num_threads(cfg.threads)
+    cfg = _harness.parse(ForecastConfig, argv, __doc__)
     out = Path(cfg.out)
+    for name in cfg.models:  # each trained model's run is a subfolder: protect each one before any work
+        if not _is_closed_form(name):
+            try:
+                check_run_directory(out / name.replace("/", "-"), resume=cfg.resume, overwrite=cfg.overwrite,
+                                    steps=cfg.steps)
+            except ValueError as error:
+                _harness.usage_error(str(error))
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
     test = sine_mixture_series(cfg.test_series, generator=torch.Generator().manual_seed(cfg.seed + _TEST_SEED_OFFSET))
     train = sine_mixture_series(cfg.fit_series, generator=torch.Generator().manual_seed(cfg.seed + _FIT_SEED_OFFSET))
     context, future = test[:CONTEXT_STEPS], test[CONTEXT_STEPS:]
     results: dict[str, dict[str, Any]] = {}
+    steps = parameters = 0
     for name in cfg.models:
         start = time.perf_counter()
         strategy = name.split("/")[-1]
-        if name == "naive" or name.startswith(("linear/", "esn/")):
+        if _is_closed_form(name):
             if not is_main_process():  # fitted in closed form (and saved) by rank 0 alone
                 continue
             with torch.no_grad():
@@ -309,11 +360,18 @@ def main(argv=None) -> dict:
             model, kind = build_trained_model(name, cfg)
             schedule = cfg.schedule_k if strategy == "scheduled-sampling" else None
             task = ForecastTask(kind, context, future, schedule)
-            run_cfg = dataclasses.replace(cfg, out=str(out / name.replace("/", "-")))
-            result = fit(model, task, run_cfg)
+            run_out = out / name.replace("/", "-")
+            with _harness.exits_cleanly(run_out):
+                result = fit(model, task, dataclasses.replace(cfg, out=str(run_out)))
             if not is_main_process():  # rank 0 alone reports and writes
                 continue
             mse = result.last_eval["mse"]
+            steps, parameters = result.step, parameters + sum(p.numel() for p in model.parameters())
+            if cfg.plots:
+                from memnets.training.plots import plot_learning_curve
+
+                plot_learning_curve(run_out / "metrics.jsonl", run_out / "learning_curve.png",
+                                    metrics=("loss", "eval/mse"), title=f"forecast: {name}")
         results[name] = {"mse": mse, "strategy": strategy, "seconds": time.perf_counter() - start}
         print(f"{name:28s} test MSE {mse:.5f}  ({results[name]['seconds']:.1f} s)", flush=True)
     if not is_main_process():  # under torchrun, rank 0 alone evaluates, writes and plots
@@ -321,8 +379,18 @@ def main(argv=None) -> dict:
     table = results_table(results)
     print(table)
     (out / "results.md").write_text(table + "\n")
-    metrics = {"config": dataclasses.asdict(cfg), "test_mse": {k: v["mse"] for k, v in results.items()},
-               "seconds": {k: v["seconds"] for k, v in results.items()}}
+    metrics = {
+        "task": "forecast",
+        "model": ", ".join(cfg.models),
+        "seed": cfg.seed,
+        "steps": steps,
+        "examples": steps * cfg.batch_size,
+        "parameters": parameters,
+        "evaluation": {k: {"mse": v["mse"], "seconds": v["seconds"]} for k, v in results.items()},
+        "config": dataclasses.asdict(cfg),
+        "test_mse": {k: v["mse"] for k, v in results.items()},
+        "seconds": {k: v["seconds"] for k, v in results.items()},
+    }
     write_json(out / "metrics.json", metrics)
     return metrics
 
