@@ -79,8 +79,9 @@ def _check_value(where: str, name: str, value: Any, kind: Any, rule: dict[str, A
     if kind is int:
         check_int(where, minimum=-sys.maxsize if rule["low"] is None else int(rule["low"]) + rule["open_low"],
                   **{name: value})
-        if rule["high"] is not None:
-            check_number(where, None, rule["high"], **{name: value})
+        if rule["high"] is not None:  # the interval named in full: [low, high]
+            low = None if rule["low"] is None else int(rule["low"]) + rule["open_low"]
+            check_number(where, low, rule["high"], **{name: value})
     elif kind is float:
         check_number(where, rule["low"], rule["high"], open_low=rule["open_low"], **{name: value})
     elif kind is str and not isinstance(value, str):
