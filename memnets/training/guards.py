@@ -15,6 +15,7 @@ Chowdhery et al. 2022, §5.1). `GuardConfig` holds their settings for a task con
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class TrainingState(Protocol):
         """Put back what `capture` returned."""
 
 
-class Guard:
+class Guard(abc.ABC):
     """The interface of a stabiliser of `fit`.
 
     Subclasses set `key` (their entry in the checkpoint) and implement `update`,
@@ -75,20 +76,22 @@ class Guard:
         """The factor this guard applies to the scheduled learning rate."""
         return 1.0
 
+    @abc.abstractmethod
     def update(self, step: int, metrics: dict[str, float], state: TrainingState) -> Action:
         """Look at the metrics of step ``step`` (1-based; ``metrics`` has ``loss`` and
         ``grad_norm``) before its update is applied; return what to do."""
-        raise NotImplementedError
 
     def log(self) -> dict[str, float]:
         """Counters added to every training record (e.g. the steps skipped so far)."""
         return {}
 
+    @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The guard's state, written into the checkpoint under `key`."""
 
+    @abc.abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Put back a state that `state_dict` returned."""
 
 
 class SpikeGuard(Guard):
