@@ -38,7 +38,7 @@ from benchmarks._common import configure_torch, count, import_reference, speedup
 from benchmarks._common import train_round as timed_round
 from memnets.data.bits import BitBatch, copy_batch, masked_bce_loss
 from memnets.nn.memory.ntm import NTM
-from memnets.training.compilation import compile_steps, compile_unavailable
+from memnets.training.compilation import try_compile_steps
 
 #: Copy-task channels: 8 data bits + 1 delimiter in, 8 bits out (TASKS.md).
 _IN, _OUT = 9, 8
@@ -133,11 +133,9 @@ def main(argv: list[str] | None = None) -> dict:
     ntm = NTM(_IN, _OUT).to(device)
     compiled = False
     if args.compile:
-        reason = compile_unavailable(device)
-        if reason is None:
-            compile_steps(ntm)
-            compiled = True
-        else:
+        reason = try_compile_steps(ntm, device)
+        compiled = reason is None
+        if not compiled:
             print(f"torch.compile is not available ({reason}): the NTM runs eager")
     lstm = matched_lstm(count(ntm), _LSTM_LAYERS).to(device)
     models = {"NTM": ntm, "LSTM": lstm}

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["STEP_MODULES", "compile_steps", "compile_unavailable", "step_module_types"]
+__all__ = ["STEP_MODULES", "compile_steps", "compile_unavailable", "step_module_types", "try_compile_steps"]
 
 #: Classes (``"module:Class"``) whose ``forward`` is one step of a recurrence: called many
 #: times per forward pass of the models that contain them.
@@ -146,3 +146,16 @@ def compile_steps(model: nn.Module, **options: Any) -> list[str]:
         model.compile(**options)
         compiled.append("")
     return compiled
+
+
+def try_compile_steps(model: nn.Module, device: torch.device | str, **options: Any) -> str | None:
+    """`compile_steps` where `compile_unavailable` finds compilation works; the model is
+    left eager otherwise.
+
+    Returns:
+        ``None`` when the steps were compiled, else the one-line reason they were not.
+    """
+    reason = compile_unavailable(device)
+    if reason is None:
+        compile_steps(model, **options)
+    return reason

@@ -38,7 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from memnets.training.checkpoint import CHECKPOINT_FORMAT, atomic_save, check_run_directory, load_checkpoint, model_spec
-from memnets.training.compilation import compile_steps, compile_unavailable
+from memnets.training.compilation import try_compile_steps
 from memnets.training.config import AMP_DTYPES, TrainConfig, learning_rate, resolve_device
 from memnets.training.distributed import DistributedContext, get_world_size, process_group
 from memnets.training.guards import CONTINUE, Action, Guard
@@ -278,10 +278,8 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, guards: Sequence[Guard] 
 
 def _compile(model: nn.Module, device: torch.device, report: bool) -> None:
     """Compile the model's steps, or say why not and leave it eager."""
-    reason = compile_unavailable(device)
-    if reason is None:
-        compile_steps(model)
-    elif report:
+    reason = try_compile_steps(model, device)
+    if reason is not None and report:
         print(f"torch.compile is not available here ({reason}); training eager, which is slower "
               f"but trains the same model (--no-compile silences this)", file=sys.stderr, flush=True)
 

@@ -250,11 +250,11 @@ def test_compile_is_available_on_this_machine():
 
 
 def test_fit_falls_back_to_eager_and_says_why(tmp_path, monkeypatch, capsys):
-    import memnets.training.loop as loop
+    from memnets.training import compilation
 
-    monkeypatch.setattr(loop, "compile_unavailable", lambda device: "RuntimeError: no C compiler found")
+    monkeypatch.setattr(compilation, "compile_unavailable", lambda device: "RuntimeError: no C compiler found")
     called = []
-    monkeypatch.setattr(loop, "compile_steps", lambda model: called.append(model))
+    monkeypatch.setattr(compilation, "compile_steps", lambda model, **options: called.append(model))
     losses, _ = _fit(tmp_path, compile=True)
     eager_losses, _ = _fit(tmp_path / "eager")
     assert called == []
