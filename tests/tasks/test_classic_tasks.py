@@ -12,7 +12,7 @@ import torch
 
 import memnets
 from tasks import charlm, forecast, long_dependency
-from tests.tasks.test_cli import _ROOT, _env, _run_cases
+from tests.tasks.test_cli import _ROOT, _env, _run_cases, assert_usage_errors
 
 _HARNESS_KEYS = {"task", "model", "seed", "steps", "examples", "parameters", "evaluation"}
 
@@ -120,15 +120,7 @@ def _bad_invocations(tmp_path) -> list[tuple[str, list[str], str]]:
 
 
 def test_every_bad_option_is_one_line_and_exit_status_2(tmp_path):
-    cases = _bad_invocations(tmp_path)
-    results = _run_cases(tmp_path, [(module, argv) for module, argv, _ in cases])
-    for (module, argv, message), (code, output) in zip(cases, results):
-        lines = output.strip().splitlines()
-        assert code == 2, (argv, code, output)
-        assert len(lines) == 1 and "Traceback" not in output, (argv, output)
-        assert lines[0].startswith(f"{module.split('.')[1]}.py: error: "), lines
-        assert message in lines[0], (argv, lines[0])
-    assert not (tmp_path / "out").exists()  # validated before any work: nothing was written
+    assert_usage_errors(tmp_path, _bad_invocations(tmp_path))
 
 
 def test_help_is_the_module_docstring(tmp_path):

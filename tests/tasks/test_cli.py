@@ -94,8 +94,9 @@ def _bad_invocations(tmp_path) -> list[tuple[str, list[str], str]]:
             for module, argv, message in cases]
 
 
-def test_every_bad_option_is_one_line_and_exit_status_2(tmp_path):
-    cases = _bad_invocations(tmp_path)
+def assert_usage_errors(tmp_path, cases: list[tuple[str, list[str], str]]) -> None:
+    """Each ``(module, argv, message)`` exits 2 with one line naming the problem, and the
+    run folder ``tmp_path / "out"`` is never created (validated before any work)."""
     results = _run_cases(tmp_path, [(module, argv) for module, argv, _ in cases])
     for (module, argv, message), (code, output) in zip(cases, results):
         lines = output.strip().splitlines()
@@ -104,6 +105,10 @@ def test_every_bad_option_is_one_line_and_exit_status_2(tmp_path):
         assert lines[0].startswith(f"{module.split('.')[1]}.py: error: "), lines
         assert message in lines[0], (argv, lines[0])
     assert not (tmp_path / "out").exists()  # validated before any work: nothing was written
+
+
+def test_every_bad_option_is_one_line_and_exit_status_2(tmp_path):
+    assert_usage_errors(tmp_path, _bad_invocations(tmp_path))
 
 
 def test_a_finished_run_is_never_overwritten_or_shortened_by_mistake(tmp_path):
