@@ -122,6 +122,8 @@ class BitTask(Task):
         curriculum_window: steps averaged before each curriculum decision.
         plot_kwargs: arguments of ``make_batch`` for the sequence figure (default: the
             training distribution).
+        sample_kwargs: arguments of ``make_batch`` for the training batches only (e.g.
+            ``zero_vectors`` of ``copy_batch``); the evaluations draw from ``**kwargs``.
         **kwargs: the training distribution, passed to ``make_batch``.
     """
 
@@ -137,10 +139,12 @@ class BitTask(Task):
         curriculum_threshold: float = 0.5,
         curriculum_window: int = 20,
         plot_kwargs: dict[str, Any] | None = None,
+        sample_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         self.make_batch = make_batch
         self.kwargs = dict(kwargs)
+        self.sample_kwargs = dict(sample_kwargs or {})
         self.eval_sequences = eval_sequences
         self.plot_kwargs = dict(plot_kwargs) if plot_kwargs is not None else dict(kwargs)
         self.curriculum_key = curriculum
@@ -159,8 +163,8 @@ class BitTask(Task):
 
     def _train_kwargs(self) -> dict[str, Any]:
         if self.curriculum_key is None:
-            return self.kwargs
-        return {**self.kwargs, self.curriculum_key: self.level}
+            return {**self.kwargs, **self.sample_kwargs}
+        return {**self.kwargs, **self.sample_kwargs, self.curriculum_key: self.level}
 
     def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> BitBatch:
         return self.make_batch(batch_size, generator=generator, device=device, **self._train_kwargs())
@@ -301,6 +305,7 @@ def run_bits(
     generalisation: dict[str, dict[str, Any]],
     curriculum_key: str | None = None,
     plot_kwargs: dict[str, Any] | None = None,
+    sample_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate and plot one bit task: the body of every bit-task script.
 
@@ -320,6 +325,8 @@ def run_bits(
         generalisation: name -> arguments of ``make_batch`` for each test setting.
         curriculum_key: the argument a curriculum grows (used when ``cfg.curriculum``).
         plot_kwargs: arguments of ``make_batch`` for the plotted sequence.
+        sample_kwargs: arguments of ``make_batch`` for the training batches only (the
+            periodic and final evaluations draw from ``train_kwargs``).
 
     Returns:
         The dictionary written to ``metrics.json``.
@@ -328,7 +335,8 @@ def run_bits(
     def build(cfg: BitTaskConfig) -> tuple[nn.Module, BitTask]:
         task = BitTask(make_batch, eval_sequences=cfg.eval_sequences,
                        curriculum=curriculum_key if cfg.curriculum else None, curriculum_start=cfg.curriculum_start,
-                       curriculum_threshold=cfg.curriculum_threshold, plot_kwargs=plot_kwargs, **train_kwargs)
+                       curriculum_threshold=cfg.curriculum_threshold, plot_kwargs=plot_kwargs,
+                       sample_kwargs=sample_kwargs, **train_kwargs)
         return build_bit_model(cfg, input_size, output_size), task
 
     def evaluate(model: nn.Module, task: BitTask, setting: dict[str, Any], generator: torch.Generator,

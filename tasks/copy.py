@@ -23,6 +23,9 @@ class CopyConfig(_bits.BitTaskConfig):
         min_len: the shortest training sequence.
         max_len: the longest training sequence.
         test_lengths: the sequence lengths of the generalisation test.
+        zero_vectors: the probability that a training data vector is all zeros
+            (`copy_batch`'s ``zero_vectors``; the evaluations always draw the paper's
+            random bits).
     """
 
     out: str = "runs/copy"
@@ -36,6 +39,7 @@ class CopyConfig(_bits.BitTaskConfig):
     min_len: int = option(1, low=1)
     max_len: int = option(20, low=1)
     test_lengths: tuple[int, ...] = option((30, 50, 80, 120), low=1)
+    zero_vectors: float = option(0.0, low=0.0, high=1.0)
 
     def validate(self) -> None:
         super().validate()
@@ -55,6 +59,7 @@ def main(argv=None) -> dict:
         generalisation={f"L={n}": {"length": n} for n in cfg.test_lengths},
         curriculum_key="max_len",
         plot_kwargs={"length": cfg.max_len},
+        sample_kwargs={"zero_vectors": cfg.zero_vectors} if cfg.zero_vectors else None,
     )
 
 

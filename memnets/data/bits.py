@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor
 
-from memnets._checks import check_int, check_shapes
+from memnets._checks import check_int, check_probability, check_shapes
 from memnets.data._common import check_cpu_generator
 
 __all__ = [
@@ -183,6 +183,7 @@ def copy_batch(
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     bits: int = 8,
+    zero_vectors: float = 0.0,
 ) -> BitBatch:
     r"""A batch of the copy task: read a sequence of random bit vectors, then write it back.
 
@@ -208,6 +209,12 @@ def copy_batch(
             torch's default generator.
         device: where the returned tensors live (built on the CPU, then moved).
         bits: data bits per vector (8 in the paper); the delimiter is channel ``bits``.
+        zero_vectors: the probability that a data vector is all zeros instead of random
+            bits (0 in the paper, where an all-zero vector has probability $2^{-8}$). An
+            all-zero input is, step by step, what the answer phase shows the model, so a
+            training distribution that holds more of them teaches the controller to tell
+            the phases apart by the delimiter it saw, not by its input. With 0 (the
+            default) the draw is the paper's and consumes the generator exactly as before.
 
     Returns:
         A `BitBatch`.
@@ -217,7 +224,8 @@ def copy_batch(
         T = 2·max L + 1.
 
     Raises:
-        ValueError: for a non-positive size, or ``min_len > max_len``.
+        ValueError: for a non-positive size, ``min_len > max_len``, or ``zero_vectors``
+            outside [0, 1].
 
     Examples:
         >>> batch = copy_batch(4, max_len=5, generator=torch.Generator().manual_seed(0))
@@ -229,11 +237,14 @@ def copy_batch(
     where = "copy_batch"
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
+    check_probability(where, zero_vectors=zero_vectors)
     check_cpu_generator(where, generator)
     lengths = _sizes(where, batch_size, length, "length", min_len, "min_len", max_len, "max_len", 1, generator)
     longest = int(lengths.max())
     total = 2 * longest + 1
     data = _random_bits((longest, batch_size, bits), generator)  # (L_max, B, bits)
+    if zero_vectors > 0:
+        data = data * (torch.rand(longest, batch_size, 1, generator=generator) >= zero_vectors)
 
     t = _steps(total)
     reading = t < lengths  # (T, B)
