@@ -25,6 +25,8 @@ class RepeatCopyConfig(_bits.BitTaskConfig):
         max_len: the longest training sequence.
         max_repeats: the most repeats in training.
         test_settings: the generalisation settings, each ``LENGTHxREPEATS``.
+        zero_vectors: the probability that a training data vector is all zeros
+            (`repeat_copy_batch`'s ``zero_vectors``; the evaluations draw the paper's bits).
     """
 
     out: str = "runs/repeat_copy"
@@ -38,6 +40,7 @@ class RepeatCopyConfig(_bits.BitTaskConfig):
     max_len: int = option(10, low=1)
     max_repeats: int = option(10, low=1)
     test_settings: tuple[str, ...] = option(("10x15", "10x20", "20x10", "20x20"))
+    zero_vectors: float = option(0.0, low=0.0, high=1.0)
 
     def validate(self) -> None:
         super().validate()
@@ -68,6 +71,7 @@ def main(argv=None) -> dict:
         generalisation=cfg.generalisation(),
         curriculum_key="max_repeats",  # --curriculum: copy first (R <= 2), then more repeats
         plot_kwargs={"length": 5, "repeats": 3},
+        sample_kwargs={"zero_vectors": cfg.zero_vectors} if cfg.zero_vectors else None,
     )
 
 

@@ -143,9 +143,15 @@ def _sizes(where: str, batch_size: int, fixed: Any, fixed_name: str, low: Any, l
     return torch.randint(low, high + 1, (batch_size,), generator=generator)
 
 
-def _random_bits(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
-    """Independent bits, one with probability 1/2, as float32 on the CPU."""
-    return torch.bernoulli(torch.full(shape, _BIT_PROBABILITY), generator=generator)
+def _random_bits(shape: tuple[int, ...], generator: torch.Generator | None, zero_vectors: float = 0.0) -> Tensor:
+    """Independent bits, one with probability 1/2, as float32 on the CPU; then, with
+    ``zero_vectors`` > 0, each vector (the last dimension) set to all zeros with that
+    probability (a second draw from ``generator``; none when it is 0)."""
+    data = torch.bernoulli(torch.full(shape, _BIT_PROBABILITY), generator=generator)
+    if zero_vectors > 0:
+        data = data * (torch.rand(*shape[:-1], 1, generator=generator) >= zero_vectors)
+    return data
+
 
 
 def _steps(total: int) -> Tensor:
@@ -242,9 +248,7 @@ def copy_batch(
     lengths = _sizes(where, batch_size, length, "length", min_len, "min_len", max_len, "max_len", 1, generator)
     longest = int(lengths.max())
     total = 2 * longest + 1
-    data = _random_bits((longest, batch_size, bits), generator)  # (L_max, B, bits)
-    if zero_vectors > 0:
-        data = data * (torch.rand(longest, batch_size, 1, generator=generator) >= zero_vectors)
+    data = _random_bits((longest, batch_size, bits), generator, zero_vectors)  # (L_max, B, bits)
 
     t = _steps(total)
     reading = t < lengths  # (T, B)
@@ -270,6 +274,7 @@ def repeat_copy_batch(
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     bits: int = 8,
+    zero_vectors: float = 0.0,
 ) -> BitBatch:
     r"""A batch of the repeat-copy task: write a sequence back R times, then an end marker.
 
@@ -302,6 +307,9 @@ def repeat_copy_batch(
         device: where the returned tensors live.
         bits: data bits per vector (8); the delimiter is input channel ``bits``, the
             repeat count input channel ``bits + 1``, the end marker target channel ``bits``.
+        zero_vectors: the probability that a data vector is all zeros instead of random
+            bits (0 in the paper; see `copy_batch`: an all-zero input is what the answer
+            phase shows). With 0 the generator is consumed exactly as before.
 
     Returns:
         A `BitBatch`.
@@ -311,7 +319,8 @@ def repeat_copy_batch(
         T = max (L·(R + 1) + 2).
 
     Raises:
-        ValueError: for a non-positive size or count, or a minimum above its maximum.
+        ValueError: for a non-positive size or count, a minimum above its maximum, or
+            ``zero_vectors`` outside [0, 1].
 
     Examples:
         >>> batch = repeat_copy_batch(2, length=3, repeats=2, generator=torch.Generator().manual_seed(0))
@@ -325,6 +334,7 @@ def repeat_copy_batch(
     where = "repeat_copy_batch"
     batch_size = _check_int(where, "batch_size", batch_size, 1)
     bits = _check_int(where, "bits", bits, 1)
+    check_probability(where, zero_vectors=zero_vectors)
     check_cpu_generator(where, generator)
     lengths = _sizes(where, batch_size, length, "length", min_len, "min_len", max_len, "max_len", 1, generator)
     counts = _sizes(where, batch_size, repeats, "repeats", min_repeats, "min_repeats", max_repeats, "max_repeats",
@@ -332,7 +342,7 @@ def repeat_copy_batch(
     steps = lengths * (counts + 1) + 2
     total = int(steps.max())
     longest = int(lengths.max())
-    data = _random_bits((longest, batch_size, bits), generator)  # (L_max, B, bits)
+    data = _random_bits((longest, batch_size, bits), generator, zero_vectors)  # (L_max, B, bits)
 
     t = _steps(total)
     reading = t < lengths

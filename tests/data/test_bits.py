@@ -433,6 +433,8 @@ def test_generalisation_settings_follow_tasks_md():
         (associative_recall_batch, dict(item_len=0), ["item_len must be greater than zero, got 0"]),
         (priority_sort_batch, dict(num_inputs=3, num_outputs=4), ["expected num_outputs <= num_inputs"]),
         (priority_sort_batch, dict(num_outputs=0), ["num_outputs must be greater than zero, got 0"]),
+        (copy_batch, dict(zero_vectors=1.5), ["zero_vectors", "1.5"]),
+        (repeat_copy_batch, dict(zero_vectors=-0.1), ["zero_vectors", "-0.1"]),
     ],
 )
 def test_invalid_values_raise_value_error(make, kwargs, words):
@@ -568,3 +570,25 @@ def test_package_exports_and_docstring_examples():
         assert getattr(memnets.data, name) is getattr(bits_module, name)
     result = doctest.testmod(bits_module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("make", [copy_batch, repeat_copy_batch])
+def test_zero_vectors_zero_is_the_papers_draw(make):
+    plain = make(16, generator=torch.Generator().manual_seed(3))
+    explicit = make(16, generator=torch.Generator().manual_seed(3), zero_vectors=0.0)
+    assert all(torch.equal(a, b) for a, b in zip(plain, explicit))
+
+
+@pytest.mark.parametrize("make", [copy_batch, repeat_copy_batch])
+def test_zero_vectors_blanks_whole_vectors_at_the_asked_rate_and_targets_follow(make):
+    batch = make(4000, length=5, generator=torch.Generator().manual_seed(0), zero_vectors=0.25)
+    data = batch.inputs[:5, :, :8]
+    share = float((data.sum(-1) == 0).float().mean())
+    # all-zero: blanked (0.25) or drawn so by chance (0.75 / 256)
+    assert abs(share - (0.25 + 0.75 / 256)) < 0.01
+    assert torch.equal(batch.targets[6:11, :, :8], data)  # the answer is what was read, zeros included
+
+
+def test_zero_vectors_one_blanks_everything():
+    batch = copy_batch(8, length=4, generator=torch.Generator().manual_seed(0), zero_vectors=1.0)
+    assert not batch.inputs[..., :8].any() and not batch.targets.any()
