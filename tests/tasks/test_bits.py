@@ -146,3 +146,23 @@ def test_bit_tasks_compile_by_default_and_a_compiled_run_trains(tmp_path):
     assert results["steps"] == 3
     assert all(math.isfinite(v) for v in results["evaluation"]["train"].values())
     assert copy.CopyConfig().compile is True
+
+
+def test_zero_vectors_reach_the_training_batches_only():
+    from memnets.data.bits import copy_batch
+    from tasks._bits import BitTask
+
+    task = BitTask(copy_batch, min_len=20, max_len=20, sample_kwargs={"zero_vectors": 1.0})
+    train = task.sample(8, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert not train.inputs[:, :, :8].any()  # every training data vector blanked
+
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x)
+            return torch.zeros(x.shape[0], x.shape[1], 8), None
+
+    task.evaluate(Spy(), torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert all(x[:20, :, :8].any() for x in seen)  # the evaluation draws the paper's bits
+    assert copy.CopyConfig().zero_vectors == 0.05 and copy.CopyConfig(zero_vectors=0).zero_vectors == 0
