@@ -17,12 +17,15 @@ from memnets.data.graphs import (
     bellman_ford_predecessors,
     bfs_graph,
     connectivity_graph,
+    dfs_graph,
+    dijkstra_graph,
     draw_seeds,
     graph_batch,
     shortest_path_graph,
     shortest_path_steps,
 )
 from tasks import _harness
+from tests.tasks.test_cli import assert_usage_errors
 
 TINY = ["--steps", "2", "--eval-every", "1", "--log-every", "1", "--no-progress", "--no-plots", "--device", "cpu"]
 
@@ -67,6 +70,86 @@ def test_bellman_ford_script_reports_the_accuracy_of_its_checkpoint(tmp_path):
     assert results["evaluation"]["n=8"]["accuracy"] == pytest.approx(right / nodes)
     assert results["evaluation"]["n=8"]["graph_accuracy"] == pytest.approx(whole / 5)
     assert _files(tmp_path)["evaluation"] == results["evaluation"]
+
+
+def _weighted_graph(data) -> nx.Graph:
+    """The networkx graph of a weighted pointer example (its edges without the self-loops)."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(data.num_nodes))
+    for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+        if not loop:
+            graph.add_edge(u, v, weight=w)
+    return graph
+
+
+def _networkx_dijkstra_parents(data) -> torch.Tensor:
+    """Each node's predecessor from networkx's Dijkstra (the source and unreached nodes: themselves)."""
+    source = int(data.source_index)
+    predecessors, _ = nx.dijkstra_predecessor_and_distance(_weighted_graph(data), source)
+    parents = list(range(data.num_nodes))
+    for node, options in predecessors.items():
+        if options:
+            assert len(options) == 1  # continuous weights: one shortest-path predecessor
+            parents[node] = options[0]
+    return torch.tensor(parents)
+
+
+def _networkx_dfs_parents(data) -> torch.Tensor:
+    """Each node's parent in networkx's depth-first forest, explored in index order (networkx
+    takes roots and successors in insertion order: nodes and edges are inserted sorted)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(data.num_nodes))
+    graph.add_edges_from(sorted((u, v) for u, v in data.edge_index.t().tolist() if u != v))
+    parents = list(range(data.num_nodes))
+    for node, parent in nx.dfs_predecessors(graph).items():
+        parents[node] = parent
+    return torch.tensor(parents)
+
+
+@pytest.mark.parametrize("script, make_graph, truth, extra, processor, edge_dim", [
+    ("dijkstra", dijkstra_graph, _networkx_dijkstra_parents, [], "MPNNConv", 2),  # weight, self-loop mark
+    ("dfs", dfs_graph, _networkx_dfs_parents, [], "MPNNConv", 1),  # self-loop mark
+    ("dfs", dfs_graph, _networkx_dfs_parents, ["--processor", "ggnn"], "GatedGraphConv", 0),
+])
+def test_dijkstra_and_dfs_scripts_report_the_accuracy_of_their_checkpoint(tmp_path, script, make_graph, truth,
+                                                                          extra, processor, edge_dim):
+    """metrics.json's pointer and whole-graph accuracy equal those computed here graph by graph,
+    on the same test graphs (the generators' default densities: DFS's directed p = 0.5), against
+    networkx's Dijkstra / depth-first search -- a wrong metric, density, batching or ground truth fails."""
+    import importlib
+
+    module = importlib.import_module(f"tasks.{script}")
+    results = module.main(["--out", str(tmp_path), *TINY, "--eval-graphs", "2", "--test-graphs", "5",
+                           "--test-sizes", "7", "9", "--n", "7", "--hidden-channels", "8", *extra])
+    saved = _files(tmp_path)
+    assert saved["task"] == script and saved["evaluation"] == results["evaluation"]
+    assert set(results["evaluation"]) == {"n=7", "n=9"}
+    model = memnets.load(tmp_path / "model.pt")
+    assert type(model).__name__ == "GraphPointerNet" and not model.training
+    assert type(model.processor).__name__ == processor and model.edge_dim == edge_dim
+    for index, n in enumerate((7, 9)):
+        right = whole = 0
+        for seed in draw_seeds(_harness.evaluation_generator(index), 5):
+            data = make_graph(n, seed=seed)
+            hits = model.predict(data) == truth(data)
+            right, whole = right + int(hits.sum()), whole + int(hits.all())
+        assert results["evaluation"][f"n={n}"]["accuracy"] == pytest.approx(right / (5 * n))
+        assert results["evaluation"][f"n={n}"]["graph_accuracy"] == pytest.approx(whole / 5)
+
+
+def test_dijkstra_and_dfs_bad_options_are_one_line_and_exit_status_2(tmp_path):
+    out = str(tmp_path / "out")
+    cases = [
+        ("tasks.dijkstra", ["--processor", "ggnn"], "the edge weights need processor 'mpnn' or 'triplet', got 'ggnn'"),
+        ("tasks.dijkstra", ["--n", "0"], "n must be greater than zero, got 0"),
+        ("tasks.dijkstra", ["--processor", "triplet", "--aggr", "add"], "aggregates by max"),
+        ("tasks.dijkstra", ["--max-step-factor", "0.5"], "expected max_step_factor in [1.0, inf], got 0.5"),
+        ("tasks.dfs", ["--p", "1.5"], "expected p in [0.0, 1.0], got 1.5"),
+        ("tasks.dfs", ["--processor", "ggnn", "--update", "lstm"], "GRU update"),
+        ("tasks.dfs", ["--test-sizes", "16", "0"], "test_sizes[1] must be greater than zero, got 0"),
+        ("tasks.dfs", ["--processor", "gcn"], "expected processor to be one of"),
+    ]
+    assert_usage_errors(tmp_path, [(module, ["--out", out, *argv], message) for module, argv, message in cases])
 
 
 def test_shortest_path_script(tmp_path):
