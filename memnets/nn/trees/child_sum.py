@@ -10,6 +10,7 @@ from torch import Tensor
 from memnets._checks import check_positive_int
 from memnets.functional.gates import _tree_lstm_leaf_update_unchecked, _tree_lstm_update_unchecked
 from memnets.nn._init import uniform_
+from memnets.nn.trees._fused import child_sum_forest
 from memnets.nn.trees._lstm import LSTM_GATES, NODE_GATES, LSTMLevelInput, lstm_level_inputs, update_order
 from memnets.nn.trees.engine import LevelBatched, LevelEdges
 
@@ -37,7 +38,11 @@ class ChildSumTreeLSTM(LevelBatched[LSTMLevelInput, _ChildSumWeights]):
     $$c_j = i_j \odot u_j + \sum_{k \in C(j)} f_{jk} \odot c_k, \qquad h_j = o_j \odot \tanh(c_j),$$
 
     one forget gate per child. The update is `tree_lstm_update`; a leaf (no children)
-    takes `tree_lstm_leaf_update`, $c_j = i_j \odot u_j$.
+    takes `tree_lstm_leaf_update`, $c_j = i_j \odot u_j$. The forward pass evaluates
+    every level of the forest at once, as every `LevelBatched` model does, in place in a
+    few forest-wide buffers, with a hand-derived backward pass
+    (``memnets.nn.trees._fused``): the same values, fewer operations; the backward pass
+    is not itself differentiable (no double backward).
     Parameters are named and laid out as in `torch.nn.LSTMCell` (gate blocks i, f,
     g = u, o; $b = b_{ih} + b_{hh}$), so on a chain (one child per node) this model *is*
     that LSTM cell and loads its ``state_dict``.
@@ -108,4 +113,17 @@ class ChildSumTreeLSTM(LevelBatched[LSTMLevelInput, _ChildSumWeights]):
             ``(h, (h_root, c_root))``: (V, H) in node order; (R, H) each, roots ascending.
         """
         h, (h_root, c_root) = self._propagate(x, tree)
+        return h, (h_root, c_root)
+
+    def _propagate(self, x: Tensor, tree: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """`LevelBatched._propagate` fused (`child_sum_forest`); the composed evaluation
+        from `_project` and `_level` stays the definition the tests compare it with."""
+        schedule = self._checked_schedule(x, tree)
+        if schedule.num_levels == 0:
+            empty = x.new_zeros(0, self.hidden_size)
+            return empty, (empty, empty)
+        rows = self._update_rows
+        bias = None if self.bias_ih is None else (self.bias_ih + self.bias_hh).index_select(0, rows)
+        h, h_root, c_root = child_sum_forest(x, self.weight_ih.index_select(0, rows), bias,
+                                             self.weight_hh.index_select(0, rows), schedule)
         return h, (h_root, c_root)

@@ -112,14 +112,19 @@ class LevelBatched(nn.Module, Generic[LevelInput, Weights], metaclass=abc.ABCMet
     def _check_schedule(self, schedule: TreeSchedule) -> None:
         """Hook for models with a limited arity."""
 
-    def _propagate(self, x: Tensor, tree: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Every node's hidden state (node order) and every state of the roots."""
+    def _checked_schedule(self, x: Tensor, tree: Any) -> TreeSchedule:
+        """Check ``x`` (shape, dtype) and return ``tree``'s schedule on ``x``'s device."""
         name = type(self).__name__
         dims = check_shapes(name, x=(x, "V F"), F=self.input_size)
         check_floating(name, x=x)
         check_dtype(name, self.weight_hh.dtype, x=x)
         schedule = as_schedule(tree, dims["V"], name).to(x.device)
         self._check_schedule(schedule)
+        return schedule
+
+    def _propagate(self, x: Tensor, tree: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Every node's hidden state (node order) and every state of the roots."""
+        schedule = self._checked_schedule(x, tree)
         num_levels, ptr = schedule.num_levels, schedule.node_ptr
         empty = x.new_zeros(0, self.hidden_size)
         if num_levels == 0:

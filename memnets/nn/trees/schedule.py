@@ -160,6 +160,13 @@ def _slots(child_slot: Tensor | None, parent_e: np.ndarray) -> np.ndarray:
     return slot_e
 
 
+def _stable_order(key: np.ndarray, bound: int) -> np.ndarray:
+    """``argsort(key, kind="stable")`` of keys in ``[0, bound)``: numpy radix-sorts 16-bit keys."""
+    if bound <= np.iinfo(np.int16).max:
+        key = key.astype(np.int16)
+    return np.argsort(key, kind="stable")
+
+
 def _heights(parent_of: np.ndarray, parent_e: np.ndarray, num_nodes: int) -> np.ndarray:
     """Kahn's topological order run upwards, one frontier (level) at a time.
 
@@ -174,15 +181,9 @@ def _heights(parent_of: np.ndarray, parent_e: np.ndarray, num_nodes: int) -> np.
     while frontier.size:
         height[frontier] = level
         up = parent_of[frontier]
-        up = np.sort(up[up >= 0])
-        if up.size:
-            first = np.r_[True, up[1:] != up[:-1]]
-            unique = up[first]
-            counts = np.diff(np.r_[np.flatnonzero(first), up.size])
-            remaining[unique] -= counts
-            frontier = unique[remaining[unique] == 0]
-        else:
-            frontier = up
+        up = up[up >= 0]
+        np.subtract.at(remaining, up, 1)  # one per child just processed
+        frontier = np.unique(up[remaining[up] == 0])
         level += 1
     stuck = np.flatnonzero(height < 0)
     if stuck.size:
@@ -239,13 +240,18 @@ def tree_schedule(edge_index: Tensor, num_nodes: int, child_slot: Tensor | None 
     num_levels = int(height.max()) + 1 if num_nodes else 0
     consumer = np.where(parent_of >= 0, height[np.maximum(parent_of, 0)], num_levels)
     # By height, then the parent's height (roots last), ties by id: one stable sort of a key.
-    order = np.argsort(height * (num_levels + 1) + consumer, kind="stable")
+    order = _stable_order(height * (num_levels + 1) + consumer, num_levels * (num_levels + 1))
     position = np.empty(num_nodes, dtype=np.int64)
     position[order] = np.arange(num_nodes)
     node_ptr = np.r_[0, np.cumsum(np.bincount(height, minlength=num_levels))]
     edge_level = height[parent_e]
     child_row = position[child_e]
-    edge_order = np.argsort(edge_level * max(num_nodes, 1) + child_row, kind="stable")  # parent's level, child's row
+    # By the parent's level, then the child's row: the rows are distinct (one parent per
+    # node), so order by row with a scatter, then a stable sort by level.
+    rank = np.full(num_nodes, -1, dtype=np.int64)
+    rank[child_row] = np.arange(child_row.size)
+    by_row = rank[rank >= 0]
+    edge_order = by_row[_stable_order(edge_level[by_row], num_levels)]
     edge_ptr = np.r_[0, np.cumsum(np.bincount(edge_level, minlength=num_levels))]
     parent = position[parent_e][edge_order] - node_ptr[edge_level[edge_order]]
     blocks = np.bincount(height * (num_levels + 1) + consumer, minlength=num_levels * (num_levels + 1))

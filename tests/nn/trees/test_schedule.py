@@ -196,3 +196,61 @@ def test_schedule_is_computed_once_and_kept_on_the_data():
     with pytest.raises(TypeError, match="expected a tree"):
         as_schedule([[1, 2], [0, 0]], 3)
     assert first.to("cpu") is first
+
+
+def _definition_schedule(edge_index: torch.Tensor, num_nodes: int, child_slot: torch.Tensor | None = None):
+    """The schedule written out from its definition, node by node with Python sorts."""
+    edges = edge_index.t().tolist()
+    slots = child_slot.tolist() if child_slot is not None else None
+    parent = [-1] * num_nodes
+    for c, p in edges:
+        parent[c] = p
+    height = _loop_schedule_heights(edge_index, num_nodes)
+    levels = max(height) + 1 if num_nodes else 0
+    consumer = [levels if parent[v] < 0 else height[parent[v]] for v in range(num_nodes)]
+    order = sorted(range(num_nodes), key=lambda v: (height[v], consumer[v], v))
+    position = [0] * num_nodes
+    for row, v in enumerate(order):
+        position[v] = row
+    node_ptr = [0] + [sum(1 for v in range(num_nodes) if height[v] <= level) for level in range(levels)]
+    if slots is None:  # the k-th edge of a parent, in column order, is slot k
+        seen: dict[int, int] = {}
+        slots = []
+        for _, p in edges:
+            slots.append(seen.get(p, 0))
+            seen[p] = slots[-1] + 1
+    by_edge = sorted(range(len(edges)), key=lambda e: (height[edges[e][1]], position[edges[e][0]]))
+    child = [position[edges[e][0]] for e in by_edge]
+    within = [position[edges[e][1]] - node_ptr[height[edges[e][1]]] for e in by_edge]
+    edge_ptr = [0] + [sum(1 for c, p in edges if height[p] <= level) for level in range(levels)]
+    roots = [v for v in range(num_nodes) if parent[v] < 0]
+    return {"order": order, "position": position, "height": height, "roots": roots,
+            "root_position": [position[r] for r in roots], "child": child, "parent": within,
+            "slot": [slots[e] for e in by_edge], "node_ptr": node_ptr, "edge_ptr": edge_ptr}
+
+
+def _forests():
+    """Random forests (one-node trees included), shuffled; an empty one; leaves only; a chain of
+    200 levels (level keys beyond 16 bits); a star."""
+    for seed in range(4):
+        data = _random_forest(seed, sizes=(1, 1, 6, 17, 40, 3, 1, 25))
+        gen = torch.Generator().manual_seed(100 + seed)
+        columns = torch.randperm(data.edge_index.shape[1], generator=gen)
+        slot = torch.randperm(data.edge_index.shape[1], generator=gen)  # distinct: one child per slot
+        yield data.edge_index[:, columns], data.num_nodes, slot if seed % 2 else None
+    yield torch.zeros(2, 0, dtype=torch.long), 0, None
+    yield torch.zeros(2, 0, dtype=torch.long), 5, None
+    yield torch.stack([torch.arange(0, 199), torch.arange(1, 200)]), 200, None
+    yield torch.stack([torch.arange(1, 41), torch.zeros(40, dtype=torch.long)]), 41, None
+
+
+@pytest.mark.parametrize("case", range(len(list(_forests()))))
+def test_schedule_equals_its_definition(case):
+    """The whole-array schedule, field by field, against the definition node by node."""
+    edge_index, num_nodes, child_slot = list(_forests())[case]
+    s = tree_schedule(edge_index, num_nodes, child_slot)
+    expected = _definition_schedule(edge_index, num_nodes, child_slot)
+    for name, value in expected.items():
+        got = getattr(s, name)
+        assert (list(got) if isinstance(got, tuple) else got.tolist()) == value, name
+    assert s.num_levels == len(expected["node_ptr"]) - 1
