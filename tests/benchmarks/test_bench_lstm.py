@@ -18,6 +18,12 @@ def test_a_tiny_run_prints_every_comparison(capsys):
     for family in ("LSTM", "GRU", "RNN"):
         assert results[0]["max_abs_diff"][family] == 0.0  # the fused path is torch's own kernel
     assert out.count("than torch.nn") == 3
-    for name in ("LSTM coupled", "LSTM no_forget", "LSTM peephole", "LSTM peephole, autograd loop", "LSTM vanilla, gate core", "leaky"):
-        assert f"{name}" in out
-    assert out.count("than the vanilla memnets.LSTM") == 6
+    names = ("LSTM coupled", "LSTM no_forget", "LSTM peephole", "LSTM peephole, autograd loop",
+             "LSTM vanilla, gate core", "leaky (MultiTimescaleRNN)", "leaky, cell loop", "SkipRNN (skip 2)")
+    for name in names:
+        assert f"{name} " in out
+    assert out.count("than the vanilla memnets.LSTM ") == len(names)
+    # the skip connections against a vanilla LSTM with as many layers
+    assert out.count("LSTM skip connections, 2 layers is ") == 1
+    assert out.count("than the vanilla memnets.LSTM, 2 layers") == 1
+    assert set(results[0]["cpu_ms"]) == set(results[0]["ms"])

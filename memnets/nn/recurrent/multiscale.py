@@ -6,9 +6,11 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from memnets._checks import check_dtype, check_number, check_positive_int, check_shapes
 from memnets.nn.recurrent._build import time_first
+from memnets.nn.recurrent._leaky import leaky_rnn_sequence
 from memnets.nn.recurrent.cells import LeakyRNNCell
 from memnets.nn.registry import register_model
 
@@ -34,6 +36,13 @@ class MultiTimescaleRNN(nn.Module):
     inside by ``1e-4``). ``alpha_min = alpha_max = 1`` gives the Elman network
     (``torch.nn.RNN``).
 
+    Speed: the cell's update, [`leaky_update`][memnets.functional.gates.leaky_update], is
+    the definition, and ``fused=False`` runs it step by step (the cell loop, with second
+    derivatives). The default path computes the input projection of all steps in one
+    matrix product and runs the recurrence through one autograd function with a
+    hand-derived backward (first derivatives only); the tests prove both paths equal in
+    outputs and gradients.
+
     Args:
         input_size: input channels.
         hidden_size: hidden units H.
@@ -44,6 +53,8 @@ class MultiTimescaleRNN(nn.Module):
         batch_first: input and output are (B, T, ·) instead of (T, B, ·) (not the state).
         device: device of the parameters.
         dtype: dtype of the parameters.
+        fused: the fused sequence (default) or, with ``False``, the cell loop (keyword
+            only; the attribute ``fused`` may be changed at any time).
 
     Shapes:
         x: (T, B, input_size) -> output (T, B, H) (both batch first with
@@ -56,9 +67,14 @@ class MultiTimescaleRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, alpha_min: float = 0.01, alpha_max: float = 1.0,
                  learn_alpha: bool = False, nonlinearity: str = "tanh", batch_first: bool = False,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None, *,
+                 fused: bool = True):
         super().__init__()
         check_positive_int("MultiTimescaleRNN", input_size=input_size, hidden_size=hidden_size)
+        if not isinstance(fused, bool):
+            raise TypeError(f"MultiTimescaleRNN: fused should be of type bool, got: {type(fused).__name__}")
+        #: Run the fused sequence (see *Speed*); ``False`` forces the cell loop.
+        self.fused = fused
         check_number("MultiTimescaleRNN", alpha_min=alpha_min, alpha_max=alpha_max)
         if not 0 < alpha_min <= alpha_max <= 1:
             raise ValueError(
@@ -92,6 +108,12 @@ class MultiTimescaleRNN(nn.Module):
         check_dtype("MultiTimescaleRNN", self.cell.weight_ih.dtype, x=x, state=state)
         h = x.new_zeros(dims["B"], self.hidden_size) if state is None else state
         check_shapes("MultiTimescaleRNN", state=(h, "B H"), B=dims["B"], H=self.hidden_size)
+        if self.fused and dims["T"] > 0:
+            cell = self.cell
+            bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+            xw = F.linear(x, cell.weight_ih, bias)
+            output, h = leaky_rnn_sequence(xw, h, cell.weight_hh, self.alpha, cell.nonlinearity)
+            return time_first(output, self.batch_first), h
         outputs = []
         for t in range(dims["T"]):
             h = self.cell(x[t], h)

@@ -286,35 +286,63 @@ class _RNNBase(nn.Module):
     def uses_fused_kernel(self) -> bool:
         """Whether `forward` runs torch's fused kernel (see the class docstring's *Speed*).
 
-        True when ``fused`` is set and the configuration is one torch's kernels compute: no
-        skip connections, and an LSTM variant other than ``"peephole"`` (the coupled and
-        no-forget LSTMs run in the vanilla kernel through `_as_vanilla_lstm`).
+        True when ``fused`` is set and the configuration is one torch's kernels compute: an
+        LSTM variant other than ``"peephole"`` (the coupled and no-forget LSTMs run in the
+        vanilla kernel through `_as_vanilla_lstm`). With skip connections the kernel runs
+        one layer at a time, each layer fed the network input beside the layer below.
         """
-        return self.fused and self.variant in _FUSED_LSTM_VARIANTS and not self.skip_connections
+        return self.fused and self.variant in _FUSED_LSTM_VARIANTS
 
     @property
     def uses_peephole_sequence(self) -> bool:
         """Whether the peephole LSTM runs padded sequences through
         `memnets.nn.recurrent._peephole.peephole_lstm_sequence` (a hand-derived backward,
-        first-order only) instead of the autograd loop: ``fused`` and ``variant="peephole"``."""
-        return self.fused and self.variant == "peephole" and not self.skip_connections
+        first-order only) instead of the autograd loop: ``fused`` and ``variant="peephole"``,
+        with or without skip connections."""
+        return self.fused and self.variant == "peephole"
 
     def _run_fused(self, x: Tensor, batch_sizes: Tensor | None, states: tuple[Tensor, ...]):
         """All layers and directions in torch's fused kernel (oneDNN/ATen on CPU, cuDNN on GPU).
 
-        The same arguments ``torch.nn.LSTM/GRU/RNN`` pass: the weights of every layer and
-        direction in torch's flat order, time-major input or packed data.
+        Without skip connections, one call with the arguments ``torch.nn.LSTM/GRU/RNN``
+        pass: the weights of every layer and direction in torch's flat order, time-major
+        input or packed data. With skip connections, one single-layer call per layer on
+        the layers' inputs of `_run` (the network input beside the dropped-out layer
+        below), the output every layer's states, as there.
         """
+        if not self.skip_connections:
+            return self._fused_layers(x, batch_sizes, states, 0, self.num_layers)
+        num_directions = 2 if self.bidirectional else 1
+        finals: list[list[Tensor]] = [[] for _ in states]
+        layer_input, layer_outputs = x, []
+        for layer in range(self.num_layers):
+            rows = slice(layer * num_directions, (layer + 1) * num_directions)
+            out, last = self._fused_layers(layer_input, batch_sizes, tuple(s[rows] for s in states), layer, 1)
+            layer_outputs.append(out)
+            for k, s in enumerate(last):
+                finals[k].append(s)
+            if layer < self.num_layers - 1:
+                if self.dropout > 0 and self.training:
+                    out = F.dropout(out, p=self.dropout, training=True)
+                layer_input = torch.cat([x, out], dim=-1)
+        return torch.cat(layer_outputs, dim=-1), tuple(torch.cat(f, dim=0) for f in finals)
+
+    def _fused_layers(self, x: Tensor, batch_sizes: Tensor | None, states: tuple[Tensor, ...], first: int,
+                      num_layers: int):
+        """Layers ``first .. first + num_layers - 1`` (every direction) in one call of the fused kernel;
+        ``states`` holds their initial states, (num_layers·D, B, H) each."""
         kernel = _FUSED_KERNELS[self.mode]
         hx = states if self.mode == "LSTM" else states[0]
+        num_directions = 2 if self.bidirectional else 1
+        indices = range(first * num_directions, (first + num_layers) * num_directions)
         if self.mode == "LSTM" and self.variant != "vanilla":
-            weights = [w for index in range(len(self._all_weights))
-                       for w in _as_vanilla_lstm(self.variant, **self._weights(index))]
+            weights = [w for index in indices for w in _as_vanilla_lstm(self.variant, **self._weights(index))]
             has_biases = True
         else:
-            weights = [getattr(self, name) for names in self._all_weights for name in names]
+            weights = [getattr(self, name) for index in indices for name in self._all_weights[index]]
             has_biases = self.bias
-        options = (has_biases, self.num_layers, self.dropout, self.training, self.bidirectional)
+        dropout = self.dropout if num_layers > 1 else 0.0
+        options = (has_biases, num_layers, dropout, self.training, self.bidirectional)
         if batch_sizes is None:
             result = kernel(x, hx, weights, *options, False)
         else:
@@ -354,9 +382,10 @@ class _RNNBase(nn.Module):
     def compile_step(self, **options: Any) -> None:
         """Compile the one-step update of the gate-core path with ``torch.compile``, in place.
 
-        The time loop stays eager. It speeds up the configurations torch has no fused kernel
-        for (the LSTM variants, skip connections, or ``fused=False``); a module that
-        `uses_fused_kernel` runs torch's kernel and does not call the step.
+        The time loop stays eager. It serves the gate-core path (``fused=False``, and
+        packed sequences of the peephole LSTM); a module that `uses_fused_kernel` runs
+        torch's kernel, and a peephole LSTM that `uses_peephole_sequence` its own autograd
+        function, neither of which calls the step.
 
         Every layer, direction and time step calls the same step function (hidden matrix
         product and gated update, the weights passed as arguments), so one small graph
@@ -483,12 +512,12 @@ class RNN(_RNNBase):
     $y_t = [h^1_t, \dots, h^L_t]$, so a linear read-out of $y_t$ is Graves'
     $b_y + \sum_l W_{h^l y} h^l_t$.
 
-    Speed: the gate core (`memnets.functional.gates`) is the definition of the update, and
-    the path of every configuration torch has no kernel for (the LSTM variants, skip
-    connections). Where torch has one -- `RNN`, `GRU` and the vanilla `LSTM`, any
+    Speed: the gate core (`memnets.functional.gates`) is the definition of the update.
+    Where torch has a kernel for the configuration -- `RNN`, `GRU` and the vanilla `LSTM`, any
     ``num_layers``, ``bidirectional``, ``dropout``, packed sequences -- `forward` calls
     it (``torch._VF.rnn_tanh``, ``rnn_relu``, ``gru``, ``lstm`` with the flat weight
-    list, as ``torch.nn`` does: oneDNN or ATen on the CPU, cuDNN on the GPU); the tests
+    list, as ``torch.nn`` does: oneDNN or ATen on the CPU, cuDNN on the GPU; with skip
+    connections one single-layer call per layer); the tests
     prove both paths equal in outputs and gradients. ``fused=False`` (or setting the
     attribute ``module.fused = False``) forces the gate-core path; `uses_fused_kernel`
     says which path `forward` takes. Dropout between layers draws its masks differently

@@ -10,6 +10,7 @@ from memnets._checks import check_dtype, check_positive_int, check_shapes
 from memnets.functional.gates import _activation, rnn_update
 from memnets.nn._init import uniform_
 from memnets.nn.recurrent._build import time_first
+from memnets.nn.recurrent._skip import skip_rnn_sequence
 from memnets.nn.registry import register_model
 
 __all__ = ["SkipRNN"]
@@ -29,6 +30,13 @@ class SkipRNN(nn.Module):
     Parameter names follow ``torch.nn.RNN`` (``weight_ih``, ``weight_hh``, ``bias_ih``,
     ``bias_hh``) plus ``weight_skip``.
 
+    Speed: the step on the gate core ([`rnn_update`][memnets.functional.gates.rnn_update])
+    is the definition, and ``fused=False`` runs it step by step (the autograd loop, with
+    second derivatives). The default path computes the input projection of all steps in
+    one matrix product and runs the recurrence through one autograd function with a
+    hand-derived backward (first derivatives only); the tests prove both paths equal in
+    outputs and gradients.
+
     Args:
         input_size: input channels.
         hidden_size: hidden units H.
@@ -38,6 +46,8 @@ class SkipRNN(nn.Module):
         batch_first: input and output are (B, T, ·) instead of (T, B, ·) (not the state).
         device: device of the parameters.
         dtype: dtype of the parameters.
+        fused: the fused sequence (default) or, with ``False``, the autograd loop (keyword
+            only; the attribute ``fused`` may be changed at any time).
 
     Shapes:
         x: (T, B, input_size) -> output (T, B, H) (both batch first with
@@ -51,9 +61,14 @@ class SkipRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, skip: int = 2, nonlinearity: str = "tanh",
                  short_connection: bool = True, batch_first: bool = False,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None, *,
+                 fused: bool = True):
         super().__init__()
         check_positive_int("SkipRNN", input_size=input_size, hidden_size=hidden_size, skip=skip)
+        if not isinstance(fused, bool):
+            raise TypeError(f"SkipRNN: fused should be of type bool, got: {type(fused).__name__}")
+        #: Run the fused sequence (see *Speed*); ``False`` forces the autograd loop.
+        self.fused = fused
         _activation(nonlinearity, "SkipRNN")
         self.input_size, self.hidden_size, self.skip = input_size, hidden_size, skip
         self.nonlinearity, self.short_connection, self.batch_first = nonlinearity, short_connection, batch_first
@@ -78,6 +93,10 @@ class SkipRNN(nn.Module):
         if state is None:
             state = x.new_zeros(self.skip, dims["B"], self.hidden_size)
         check_shapes("SkipRNN", state=(state, "D B H"), D=self.skip, B=dims["B"], H=self.hidden_size)
+        if self.fused and dims["T"] > 0:
+            xw = F.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)
+            output, state = skip_rnn_sequence(xw, state, self.weight_hh, self.weight_skip, self.nonlinearity)
+            return time_first(output, self.batch_first), state
         history = list(state.unbind(0))  # history[-1] is h_{t-1}, history[-d] is h_{t-d}
         drive = F.linear(x, self.weight_ih, self.bias_ih)
         outputs = []

@@ -31,3 +31,89 @@ def test_multitimescale_rnn_slow_units_integrate():
     torch.testing.assert_close(h, h_ref)
     out.sum().backward()
     assert model.cell.alpha_logit.grad is not None
+
+
+# ----------------------------------------------------------------------------- the fused sequence
+DT = torch.float64
+
+
+def _loss(output, state):
+    g = torch.Generator().manual_seed(7)
+    return (output * torch.randn(output.shape, generator=g, dtype=DT)).sum() + \
+        (state * torch.randn(state.shape, generator=g, dtype=DT)).sum()
+
+
+def _run(model, x, h0):
+    x, h0 = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+    output, state = model(x, h0)
+    grads = torch.autograd.grad(_loss(output, state), [x, h0, *model.parameters()])
+    return output, state, grads
+
+
+@pytest.mark.parametrize("steps", [1, 6])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("learn_alpha", [False, True])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_fused_sequence_equals_the_cell_loop(nonlinearity, learn_alpha, batch_first, steps):
+    """The default path against `leaky_update` step by step (fused=False): outputs, final
+    state and the gradients of the input, the initial state and every parameter."""
+    torch.manual_seed(0)
+    kwargs = {"alpha_min": 0.05, "learn_alpha": learn_alpha, "nonlinearity": nonlinearity,
+              "batch_first": batch_first, "dtype": DT}
+    fused, loop = MultiTimescaleRNN(3, 5, **kwargs), MultiTimescaleRNN(3, 5, fused=False, **kwargs)
+    loop.load_state_dict(fused.state_dict())
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(*((4, steps, 3) if batch_first else (steps, 4, 3)), generator=g, dtype=DT)
+    h0 = torch.randn(4, 5, generator=g, dtype=DT)
+    (out, state, grads), (out_ref, state_ref, grads_ref) = _run(fused, x, h0), _run(loop, x, h0)
+    torch.testing.assert_close(out, out_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state, state_ref, rtol=1e-12, atol=1e-12)
+    assert len(grads) == len(grads_ref)
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    if learn_alpha:
+        assert grads[-1].abs().sum() > 0  # the rates' gradient is not left out
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_leaky_sequence_gradcheck(nonlinearity):
+    from memnets.nn.recurrent._leaky import leaky_rnn_sequence
+
+    g = torch.Generator().manual_seed(0)
+    xw, h0, w_hh = (torch.randn(*shape, generator=g, dtype=DT).requires_grad_(True)
+                    for shape in ((4, 2, 3), (2, 3), (3, 3)))
+    alpha = torch.rand(3, generator=g, dtype=DT).requires_grad_(True)
+    def fn(*args):
+        return leaky_rnn_sequence(*args, nonlinearity)
+    assert torch.autograd.gradcheck(fn, (xw, h0, w_hh, alpha))
+    assert torch.autograd.gradcheck(fn, (xw[:1].detach().requires_grad_(True), h0, w_hh, alpha))  # T = 1
+
+
+def test_fused_sequence_is_the_default_and_fused_false_runs_the_cell(monkeypatch):
+    from memnets.nn.recurrent import multiscale
+
+    calls = []
+    original = multiscale.leaky_rnn_sequence
+    monkeypatch.setattr(multiscale, "leaky_rnn_sequence", lambda *a: calls.append(1) or original(*a))
+    model = MultiTimescaleRNN(3, 4)
+    model(torch.randn(5, 2, 3))
+    assert calls == [1]
+    model.fused = False
+    model(torch.randn(5, 2, 3))
+    assert calls == [1]
+    with pytest.raises(TypeError, match="fused should be of type bool"):
+        MultiTimescaleRNN(3, 4, fused=1)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_empty_batch_and_outputs_modified_in_place(fused):
+    model = MultiTimescaleRNN(3, 4, learn_alpha=True, fused=fused)
+    x = torch.zeros(5, 0, 3, requires_grad=True)
+    out, h = model(x)
+    assert out.shape == (5, 0, 4) and h.shape == (0, 4)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    out, h = model(torch.randn(5, 2, 3))
+    out.mul_(2.0)
+    h.relu_()
+    (out.sum() + h.sum()).backward()  # the saved states are not the returned tensors

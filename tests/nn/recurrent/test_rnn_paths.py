@@ -137,11 +137,48 @@ def test_fused_path_calls_torchs_kernel_and_gate_core_does_not(monkeypatch):
     assert len(calls) == 6
 
 
-@pytest.mark.parametrize("kwargs", [{"variant": "peephole"}, {"skip_connections": True, "num_layers": 2},
-                                    {"variant": "coupled", "skip_connections": True, "num_layers": 2}])
-def test_configurations_torch_has_no_kernel_for_take_the_gate_core(kwargs):
-    assert not LSTM(I, H, **kwargs).uses_fused_kernel
-    assert GRU(I, H).uses_fused_kernel and not GRU(I, H, skip_connections=True).uses_fused_kernel
+def test_only_the_peephole_lstm_leaves_torchs_kernel():
+    assert not LSTM(I, H, variant="peephole").uses_fused_kernel
+    assert not LSTM(I, H, variant="peephole", skip_connections=True, num_layers=2).uses_fused_kernel
+    for kwargs in ({"skip_connections": True, "num_layers": 2},
+                   {"variant": "coupled", "skip_connections": True, "num_layers": 2}):
+        assert LSTM(I, H, **kwargs).uses_fused_kernel
+    assert GRU(I, H, skip_connections=True).uses_fused_kernel and RNN(I, H, skip_connections=True).uses_fused_kernel
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fused_skip_connections_equal_gate_core(name, bidirectional, packed):
+    """Graves' skips in the fused kernel, one layer per call, against the gate-core layers."""
+    fused, gate = _pair(name, num_layers=3, bidirectional=bidirectional, skip_connections=True)
+    D = 2 if bidirectional else 1
+    x0 = torch.randn(5, 3, I, generator=torch.Generator().manual_seed(6), dtype=DT)
+    if packed:
+        def make_input():
+            return pack_padded_sequence(x0.clone().requires_grad_(True), torch.tensor([3, 5, 1]), enforce_sorted=False)
+    else:
+        def make_input():
+            return x0.clone().requires_grad_(True)
+    _check_equal(fused, gate, make_input, lambda: _hx(name, 3 * D, 3))
+    fused.train(), gate.train()
+    fused.dropout = gate.dropout = 1.0  # every mask drops everything: the same on both paths
+    _check_equal(fused, gate, make_input, lambda: _hx(name, 3 * D, 3))
+
+
+def test_fused_skip_connections_call_the_kernel_once_per_layer(monkeypatch):
+    calls = []
+    kernel = rnn_module._FUSED_KERNELS["LSTM"]
+
+    def counting(*args):
+        calls.append(args[4] if len(args) == 9 else args[3])  # num_layers
+        return kernel(*args)
+
+    monkeypatch.setitem(rnn_module._FUSED_KERNELS, "LSTM", counting)
+    LSTM(I, H, num_layers=3, skip_connections=True)(torch.randn(4, 2, I))
+    assert calls == [1, 1, 1]
+    LSTM(I, H, num_layers=3)(torch.randn(4, 2, I))
+    assert calls == [1, 1, 1, 3]
 
 
 def test_fused_is_validated():
@@ -190,4 +227,38 @@ def test_peephole_sequence_gradcheck():
     args = [torch.randn(*shape, generator=g, dtype=DT).requires_grad_(True)
             for shape in ((4, 2, 4 * H), (2, H), (2, H), (4 * H, H), (3, H))]
     assert torch.autograd.gradcheck(peephole_lstm_sequence, args)
-    assert not LSTM(I, H, variant="peephole", skip_connections=True, num_layers=2).uses_peephole_sequence
+    one_step = [arg[:1].detach().requires_grad_(True) if k == 0 else arg for k, arg in enumerate(args)]
+    assert torch.autograd.gradcheck(peephole_lstm_sequence, one_step)  # T = 1
+    no_weights = [arg.detach() if k >= 3 else arg for k, arg in enumerate(args)]  # gradients of xw and states only
+    assert torch.autograd.gradcheck(peephole_lstm_sequence, no_weights)
+
+
+@pytest.mark.parametrize("steps", [1, 7])
+@pytest.mark.parametrize(("num_layers", "bidirectional", "skip"), [(1, False, False), (2, True, False), (3, True, True)])
+def test_peephole_sequence_equals_the_gate_core_per_layer(num_layers, bidirectional, skip, steps):
+    """Every layer's peepholes scaled up so they matter; T = 1 and stacked, bidirectional, skip layers."""
+    torch.manual_seed(1)
+    kwargs = {"variant": "peephole", "num_layers": num_layers, "bidirectional": bidirectional,
+              "skip_connections": skip, "dtype": DT}
+    hand, loop = LSTM(I, H, **kwargs), LSTM(I, H, fused=False, **kwargs)
+    with torch.no_grad():
+        for name, weight in hand.named_parameters():
+            if "peephole" in name:
+                weight.mul_(4.0)
+    loop.load_state_dict(hand.state_dict())
+    assert hand.uses_peephole_sequence and not loop.uses_peephole_sequence
+    D = 2 if bidirectional else 1
+    x0 = torch.randn(steps, 2, I, dtype=DT, generator=torch.Generator().manual_seed(8))
+    _check_equal(hand, loop, lambda: x0.clone().requires_grad_(True), lambda: _hx("lstm", num_layers * D, 2))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_peephole_lstm_takes_an_empty_batch(fused):
+    model = LSTM(I, H, variant="peephole", num_layers=2, bidirectional=True, fused=fused)
+    x = torch.zeros(5, 0, I, requires_grad=True)
+    output, (h_n, c_n) = model(x)
+    assert output.shape == (5, 0, 2 * H) and h_n.shape == c_n.shape == (4, 0, H)
+    output.sum().backward()
+    assert x.grad.shape == x.shape
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+

@@ -1,5 +1,6 @@
 """Tests of the classic recurrent models: SkipRNN."""
 
+import pytest
 import torch
 
 from memnets.nn.recurrent import SkipRNN
@@ -46,3 +47,83 @@ def test_skip_rnn_removed_short_connection_decouples_phases():
     out, out2 = model(x)[0], model(x2)[0]
     torch.testing.assert_close(out[0::2], out2[0::2])
     assert not torch.allclose(out[1::2], out2[1::2])
+
+
+# ----------------------------------------------------------------------------- the fused sequence
+DT = torch.float64
+
+
+def _run(model, x, state):
+    x, state = x.clone().requires_grad_(True), state.clone().requires_grad_(True)
+    output, final = model(x, state)
+    g = torch.Generator().manual_seed(7)
+    loss = (output * torch.randn(output.shape, generator=g, dtype=DT)).sum() + \
+        (final * torch.randn(final.shape, generator=g, dtype=DT)).sum()
+    return output, final, torch.autograd.grad(loss, [x, state, *model.parameters()])
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7])
+@pytest.mark.parametrize("skip", [1, 3])
+@pytest.mark.parametrize("short_connection", [True, False])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_fused_sequence_equals_the_autograd_loop(nonlinearity, short_connection, skip, steps):
+    """The default path against the step-by-step loop on `rnn_update` (fused=False), with
+    sequences shorter than, as long as and longer than the skip: outputs, final states
+    and the gradients of the input, the initial states and every parameter."""
+    torch.manual_seed(0)
+    kwargs = {"skip": skip, "nonlinearity": nonlinearity, "short_connection": short_connection, "dtype": DT}
+    fused, loop = SkipRNN(3, 5, **kwargs), SkipRNN(3, 5, fused=False, **kwargs)
+    loop.load_state_dict(fused.state_dict())
+    g = torch.Generator().manual_seed(1)
+    x, state = torch.randn(steps, 4, 3, generator=g, dtype=DT), torch.randn(skip, 4, 5, generator=g, dtype=DT)
+    (out, final, grads), (out_ref, final_ref, grads_ref) = _run(fused, x, state), _run(loop, x, state)
+    torch.testing.assert_close(out, out_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(final, final_ref, rtol=1e-12, atol=1e-12)
+    assert len(grads) == len(grads_ref)
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_skip_sequence_gradcheck(nonlinearity):
+    from memnets.nn.recurrent._skip import skip_rnn_sequence
+
+    g = torch.Generator().manual_seed(0)
+    xw, state, w_hh, w_skip = (torch.randn(*shape, generator=g, dtype=DT).requires_grad_(True)
+                               for shape in ((5, 2, 3), (2, 2, 3), (3, 3), (3, 3)))
+    def fn(*args):
+        return skip_rnn_sequence(*args, nonlinearity)
+    assert torch.autograd.gradcheck(fn, (xw, state, w_hh, w_skip))
+    assert torch.autograd.gradcheck(fn, (xw[:1].detach().requires_grad_(True), state, w_hh, w_skip))  # T = 1
+    assert torch.autograd.gradcheck(lambda *a: skip_rnn_sequence(a[0], a[1], None, a[2], nonlinearity),
+                                    (xw, state, w_skip))  # no short connection
+
+
+def test_fused_sequence_is_the_default_and_fused_false_runs_the_loop(monkeypatch):
+    from memnets.nn.recurrent import skip as skip_module
+
+    calls = []
+    original = skip_module.skip_rnn_sequence
+    monkeypatch.setattr(skip_module, "skip_rnn_sequence", lambda *a: calls.append(1) or original(*a))
+    model = SkipRNN(3, 4)
+    model(torch.randn(5, 2, 3))
+    assert calls == [1]
+    model.fused = False
+    model(torch.randn(5, 2, 3))
+    assert calls == [1]
+    with pytest.raises(TypeError, match="fused should be of type bool"):
+        SkipRNN(3, 4, fused="yes")
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_empty_batch_and_outputs_modified_in_place(fused):
+    model = SkipRNN(3, 4, skip=2, fused=fused)
+    x = torch.zeros(5, 0, 3, requires_grad=True)
+    out, state = model(x)
+    assert out.shape == (5, 0, 4) and state.shape == (2, 0, 4)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    out, state = model(torch.randn(5, 2, 3))
+    out.mul_(2.0)
+    state.relu_()
+    (out.sum() + state.sum()).backward()  # the saved states are not the returned tensors
