@@ -175,3 +175,38 @@ __all__ += [
     "shortest_path_graph",
     "shortest_path_steps",
 ]
+
+# Graph queries through memory (the DNC's traversal and shortest-path tasks): random
+# labelled graphs shown as bit-coded triples, answered in a BitBatch.
+from memnets.data.graph_queries import (  # noqa: E402
+    GRAPH_QUERY_KINDS,
+    GraphQuery,
+    answer_step_accuracy,
+    decode_triples,
+    encode_queries,
+    exact_answers,
+    query_channels,
+    query_data,
+    random_graph,
+    shortest_path_batch,
+    shortest_path_queries,
+    traversal_batch,
+    traversal_queries,
+)
+
+__all__ += [
+    # graph queries
+    "GRAPH_QUERY_KINDS",
+    "GraphQuery",
+    "answer_step_accuracy",
+    "decode_triples",
+    "encode_queries",
+    "exact_answers",
+    "query_channels",
+    "query_data",
+    "random_graph",
+    "shortest_path_batch",
+    "shortest_path_queries",
+    "traversal_batch",
+    "traversal_queries",
+]
