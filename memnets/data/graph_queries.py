@@ -562,8 +562,9 @@ def traversal_batch(
     docstring's table; $T_b = E + 2h + S$ for a graph of E edges and h hops.
 
     Args:
-        batch_size, min_nodes, max_nodes, min_hops, max_hops, nodes, hops, neighbours,
-            num_labels, id_bits, generator: as `traversal_queries`.
+        batch_size: queries in the batch; ``min_nodes``, ``max_nodes``, ``min_hops``,
+            ``max_hops``, ``nodes``, ``hops``, ``neighbours``, ``num_labels``, ``id_bits``
+            and ``generator`` as in `traversal_queries`.
         planning_steps: S, blank steps between the query and the answer.
         device: where the returned tensors live.
 
@@ -609,8 +610,9 @@ def shortest_path_batch(
     path of P hops.
 
     Args:
-        batch_size, min_nodes, max_nodes, nodes, unique, neighbours, num_labels, id_bits,
-            generator: as `shortest_path_queries`.
+        batch_size: queries in the batch; ``min_nodes``, ``max_nodes``, ``nodes``,
+            ``unique``, ``neighbours``, ``num_labels``, ``id_bits`` and ``generator`` as in
+            `shortest_path_queries`.
         planning_steps: S, blank steps between the query and the answer.
         device: where the returned tensors live.
 
