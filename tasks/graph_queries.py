@@ -27,15 +27,22 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from memnets.data.bits import BATCH_DIMS, BitBatch, bits_per_sequence, masked_bce_loss, wrong_bits_per_sequence
+from memnets.data.bits import (
+    BATCH_DIMS,
+    BitBatch,
+    bits_per_sequence,
+    masked_bce_loss,
+    wrong_bits_per_sequence,
+)
 from memnets.data.graph_queries import (
     GRAPH_QUERY_KINDS,
     GraphQuery,
@@ -49,10 +56,10 @@ from memnets.data.graph_queries import (
     traversal_batch,
     traversal_queries,
 )
-from memnets.nn.graphs import NodeSelectionReadout
 from memnets.nn.models.graphs import NodeSelectionGGNN
 from memnets.training import Task, option
 from tasks import _bits, _harness
+from tasks.shortest_path import node_selection_loss
 
 #: The models of ``--model``: the bit-task models and the message-passing baseline.
 MODELS = (*_bits.MODELS, "gnn")
@@ -270,12 +277,7 @@ class QueryGraphTask(Task):
             device)
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        log_p = model(batch)
-        loss = -log_p[batch.next_index].mean()
-        with torch.no_grad():
-            chosen = NodeSelectionReadout.argmax(log_p, batch.batch, batch.num_graphs)
-            accuracy = float((chosen == batch.next_index).float().mean())
-        return loss, {"step_accuracy": accuracy}
+        return node_selection_loss(model, batch)
 
     def evaluate(self, model: nn.Module, generator: torch.Generator, device: torch.device) -> dict[str, float]:
         return evaluate_graph_model(model, self.query, self.eval_sequences, generator, device,

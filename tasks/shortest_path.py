@@ -62,6 +62,18 @@ def path_accuracy(model: nn.Module, graphs: list[Data], device: torch.device) ->
     return {"path_accuracy": exact / max(len(graphs), 1)}
 
 
+def node_selection_loss(model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+    """The teacher-forced loss of a node-selection model: the mean negative log-probability
+    of every step's next node (``batch.next_index``), and the share of steps whose most
+    probable node is that one (``step_accuracy``)."""
+    log_p = model(batch)
+    loss = -log_p[batch.next_index].mean()
+    with torch.no_grad():
+        chosen = NodeSelectionReadout.argmax(log_p, batch.batch, batch.num_graphs)
+        accuracy = float((chosen == batch.next_index).float().mean())
+    return loss, {"step_accuracy": accuracy}
+
+
 class ShortestPathTask(Task):
     """Teacher-forced node selection on a fixed training set of shortest-path graphs.
 
@@ -79,12 +91,7 @@ class ShortestPathTask(Task):
         return Batch.from_data_list([step for i in chosen for step in self.train_steps[i]]).to(device)
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        log_p = model(batch)
-        loss = -log_p[batch.next_index].mean()
-        with torch.no_grad():
-            chosen = NodeSelectionReadout.argmax(log_p, batch.batch, batch.num_graphs)
-            accuracy = float((chosen == batch.next_index).float().mean())
-        return loss, {"step_accuracy": accuracy}
+        return node_selection_loss(model, batch)
 
     def shard(self, batch: Batch, rank: int, world_size: int) -> Batch:
         """This rank's teacher-forced steps under ``torchrun``: a contiguous, near-equal share

@@ -87,33 +87,3 @@ def test_leaky_sequence_gradcheck(nonlinearity):
         return leaky_rnn_sequence(*args, nonlinearity)
     assert torch.autograd.gradcheck(fn, (xw, h0, w_hh, alpha))
     assert torch.autograd.gradcheck(fn, (xw[:1].detach().requires_grad_(True), h0, w_hh, alpha))  # T = 1
-
-
-def test_fused_sequence_is_the_default_and_fused_false_runs_the_cell(monkeypatch):
-    from memnets.nn.recurrent import multiscale
-
-    calls = []
-    original = multiscale.leaky_rnn_sequence
-    monkeypatch.setattr(multiscale, "leaky_rnn_sequence", lambda *a: calls.append(1) or original(*a))
-    model = MultiTimescaleRNN(3, 4)
-    model(torch.randn(5, 2, 3))
-    assert calls == [1]
-    model.fused = False
-    model(torch.randn(5, 2, 3))
-    assert calls == [1]
-    with pytest.raises(TypeError, match="fused should be of type bool"):
-        MultiTimescaleRNN(3, 4, fused=1)
-
-
-@pytest.mark.parametrize("fused", [True, False])
-def test_empty_batch_and_outputs_modified_in_place(fused):
-    model = MultiTimescaleRNN(3, 4, learn_alpha=True, fused=fused)
-    x = torch.zeros(5, 0, 3, requires_grad=True)
-    out, h = model(x)
-    assert out.shape == (5, 0, 4) and h.shape == (0, 4)
-    out.sum().backward()
-    assert x.grad.shape == x.shape
-    out, h = model(torch.randn(5, 2, 3))
-    out.mul_(2.0)
-    h.relu_()
-    (out.sum() + h.sum()).backward()  # the saved states are not the returned tensors

@@ -97,33 +97,3 @@ def test_skip_sequence_gradcheck(nonlinearity):
     assert torch.autograd.gradcheck(fn, (xw[:1].detach().requires_grad_(True), state, w_hh, w_skip))  # T = 1
     assert torch.autograd.gradcheck(lambda *a: skip_rnn_sequence(a[0], a[1], None, a[2], nonlinearity),
                                     (xw, state, w_skip))  # no short connection
-
-
-def test_fused_sequence_is_the_default_and_fused_false_runs_the_loop(monkeypatch):
-    from memnets.nn.recurrent import skip as skip_module
-
-    calls = []
-    original = skip_module.skip_rnn_sequence
-    monkeypatch.setattr(skip_module, "skip_rnn_sequence", lambda *a: calls.append(1) or original(*a))
-    model = SkipRNN(3, 4)
-    model(torch.randn(5, 2, 3))
-    assert calls == [1]
-    model.fused = False
-    model(torch.randn(5, 2, 3))
-    assert calls == [1]
-    with pytest.raises(TypeError, match="fused should be of type bool"):
-        SkipRNN(3, 4, fused="yes")
-
-
-@pytest.mark.parametrize("fused", [True, False])
-def test_empty_batch_and_outputs_modified_in_place(fused):
-    model = SkipRNN(3, 4, skip=2, fused=fused)
-    x = torch.zeros(5, 0, 3, requires_grad=True)
-    out, state = model(x)
-    assert out.shape == (5, 0, 4) and state.shape == (2, 0, 4)
-    out.sum().backward()
-    assert x.grad.shape == x.shape
-    out, state = model(torch.randn(5, 2, 3))
-    out.mul_(2.0)
-    state.relu_()
-    (out.sum() + state.sum()).backward()  # the saved states are not the returned tensors
