@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from memnets.data.graphs import CLRS_EDGE_PROB, graph_batch
+from memnets.data.graphs import CLRS_EDGE_PROB, draw_seeds, graph_batch
 from memnets.nn.graphs import AGGREGATIONS, PointerReadout
 from memnets.nn.models.graphs import PROCESSORS, GraphPointerNet
 from memnets.training import Task, option
@@ -97,20 +97,39 @@ def evaluation_batches(make_graph: Callable[..., Data], num_graphs: int, generat
         yield graph_batch(make_graph, min(_harness.EVAL_BATCH, num_graphs - start), generator, device, **kwargs)
 
 
+def _graph_counts(model: nn.Module, batch: Batch) -> tuple[int, int, int]:
+    """Right pointers, nodes, and graphs whose every pointer is right, of one batch."""
+    right = model.predict(batch) == batch.predecessor_index
+    wrong_per_graph = torch.zeros(batch.num_graphs, device=right.device).index_add_(0, batch.batch, (~right).float())
+    return int(right.sum()), right.numel(), int((wrong_per_graph == 0).sum())
+
+
 @torch.no_grad()
 def pointer_accuracy(model: nn.Module, make_graph: Callable[..., Data], num_graphs: int,
-                     generator: torch.Generator, device: torch.device, **kwargs: Any) -> dict[str, float]:
+                     generator: torch.Generator, device: torch.device, *, linear_positions: bool = False,
+                     **kwargs: Any) -> dict[str, float]:
     """Pointer accuracy over all nodes of ``num_graphs`` fresh graphs, and the share of
-    graphs whose every pointer is right."""
-    correct = nodes = exact = 0
-    for batch in evaluation_batches(make_graph, num_graphs, generator, device, **kwargs):
-        right = model.predict(batch) == batch.predecessor_index
-        correct += int(right.sum())
-        nodes += right.numel()
-        wrong_per_graph = torch.zeros(batch.num_graphs, device=right.device).index_add_(0, batch.batch,
-                                                                                          (~right).float())
-        exact += int((wrong_per_graph == 0).sum())
-    return {"accuracy": correct / max(nodes, 1), "graph_accuracy": exact / max(num_graphs, 1)}
+    graphs whose every pointer is right.
+
+    With ``linear_positions``, also ``accuracy_linear`` and ``graph_accuracy_linear``: the
+    same graphs (the same seeds) with CLRS-30's node positions i / n in place of the
+    random sorted ones the model trained on (``make_graph(..., positions="linear")``).
+    """
+    kinds = ("random", "linear") if linear_positions else ("random",)
+    totals = {kind: [0, 0, 0] for kind in kinds}
+    for start in range(0, num_graphs, _harness.EVAL_BATCH):
+        seeds = draw_seeds(generator, min(_harness.EVAL_BATCH, num_graphs - start))
+        for kind in kinds:
+            graphs = [make_graph(seed=seed, **kwargs) if kind == "random" else
+                      make_graph(seed=seed, positions=kind, **kwargs) for seed in seeds]
+            counts = _graph_counts(model, Batch.from_data_list(graphs).to(device))
+            totals[kind] = [a + b for a, b in zip(totals[kind], counts)]
+    metrics = {}
+    for kind, (correct, nodes, exact) in totals.items():
+        suffix = "" if kind == "random" else f"_{kind}"
+        metrics[f"accuracy{suffix}"] = correct / max(nodes, 1)
+        metrics[f"graph_accuracy{suffix}"] = exact / max(num_graphs, 1)
+    return metrics
 
 
 class PointerTask(GraphTask):
@@ -156,6 +175,10 @@ class PointerConfig(_harness.TaskConfig):
         reinject_inputs: the messages see the node features at every step (MPNN and triplet).
         max_step_factor: training runs T ~ U{T₀, ..., ⌈factor·T₀⌉} steps, T₀ = ``num_steps``
             or n (1: always T₀).
+        linear_positions: the final evaluation also scores every test graph with CLRS-30's
+            node positions i / n (``accuracy_linear``, ``graph_accuracy_linear``) beside
+            the random sorted positions of training (``accuracy``, ``graph_accuracy``):
+            CLRS's own test data encode positions as i / n.
     """
 
     out: str = "runs/bfs"
@@ -177,6 +200,7 @@ class PointerConfig(_harness.TaskConfig):
     message_layers: int = option(2, low=1)
     reinject_inputs: bool = option(True)
     max_step_factor: float = option(2.0, low=1.0)
+    linear_positions: bool = option(True)
 
     def validate(self) -> None:
         """The fields' ranges, then: GGNN has a GRU update, the triplet processor a max aggregation."""
@@ -202,7 +226,8 @@ def run_pointer_task(cfg: PointerConfig, make_graph: Callable[..., Data], in_cha
 
     def evaluate(model: nn.Module, task: Task, setting: dict[str, Any], generator: torch.Generator,
                  device: torch.device) -> dict[str, float]:
-        return pointer_accuracy(model, make_graph, cfg.test_graphs, generator, device, n=setting["n"], p=cfg.p)
+        return pointer_accuracy(model, make_graph, cfg.test_graphs, generator, device, n=setting["n"], p=cfg.p,
+                                linear_positions=cfg.linear_positions)
 
     return _harness.run(cfg, build, size_settings(cfg.test_sizes), evaluate, name,
                         model_name=f"GraphPointerNet/{cfg.processor}", curve_metrics=("loss", "accuracy"),

@@ -43,11 +43,12 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from memnets._checks import check_int, check_positive_int, check_probability
+from memnets._checks import check_choice, check_int, check_positive_int, check_probability
 
 __all__ = [
     "CLRS_DIRECTED_EDGE_PROB",
     "CLRS_EDGE_PROB",
+    "POSITIONS",
     "bellman_ford_graph",
     "bellman_ford_predecessors",
     "bfs_graph",
@@ -71,6 +72,9 @@ CLRS_EDGE_PROB = 0.25
 #: Edge probability of CLRS-30's directed Erdős–Rényi graphs (DFS): every ordered pair
 #: (u, v), u ≠ v, is an edge u → v with probability 0.5.
 CLRS_DIRECTED_EDGE_PROB = 0.5
+#: The node-position inputs of the CLRS pointer graphs: ``"random"`` (n sorted U[0, 1]
+#: values, Ibarz et al. 2022; the default) or ``"linear"`` (i / n for node i, CLRS-30's own).
+POSITIONS = ("random", "linear")
 #: Largest seed drawn by `draw_seeds` (numpy and networkx take 32-bit seeds).
 _MAX_SEED = 2**31 - 1
 #: GGNN's shortest-path graphs (Li et al. 2016, §5.2): a connected Watts–Strogatz graph
@@ -91,7 +95,7 @@ def erdos_renyi_graph(n: int, p: float, seed: int | None = None) -> nx.Graph:
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
     """
     check_positive_int("erdos_renyi_graph", n=n)
     check_probability("erdos_renyi_graph", p=p)
@@ -196,14 +200,21 @@ def _one_hot(n: int, *nodes: int) -> Tensor:
     return x
 
 
-def _positions(n: int, rng: np.random.Generator) -> Tensor:
-    """CLRS's node-position input, randomised as Ibarz et al. (2022) do: n sorted U[0, 1]
-    values, so that index order (the BFS tie-break) is visible without fixing a spacing."""
+def _positions(n: int, rng: np.random.Generator, positions: str) -> Tensor:
+    """CLRS's node-position input (see `POSITIONS`), (n, 1).
+
+    ``"random"``: n sorted U[0, 1] values, as Ibarz et al. (2022) randomise it, so that
+    index order (the tie-break of BFS and DFS) is visible without fixing a spacing;
+    ``"linear"``: i / n, CLRS-30's. The position is the last draw of an example, so both
+    give the same graph, source and labels for the same seed.
+    """
+    if positions == "linear":
+        return (torch.arange(n, dtype=torch.float32) / n).unsqueeze(-1)
     return torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, size=n))).float().unsqueeze(-1)
 
 
 def _pointer_data(graph: nx.Graph, source: int | None, parents: list[int], weighted: bool,
-                  rng: np.random.Generator) -> Data:
+                  rng: np.random.Generator, positions: str) -> Data:
     n = graph.number_of_nodes()
     edges = _edge_tensor(graph)
     loops = torch.arange(n).repeat(2, 1)
@@ -215,42 +226,59 @@ def _pointer_data(graph: nx.Graph, source: int | None, parents: list[int], weigh
     else:
         edge_attr = is_loop
     if source is None:
-        return Data(x=_positions(n, rng), edge_index=edge_index, edge_attr=edge_attr,
+        return Data(x=_positions(n, rng, positions), edge_index=edge_index, edge_attr=edge_attr,
                     predecessor_index=torch.tensor(parents), num_nodes=n)
-    x = torch.cat([_one_hot(n, source), _positions(n, rng)], dim=-1)
+    x = torch.cat([_one_hot(n, source), _positions(n, rng, positions)], dim=-1)
     return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, predecessor_index=torch.tensor(parents),
                 source_index=torch.tensor([source]), num_nodes=n)
 
 
-def bfs_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+def bfs_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None, *, positions: str = "random") -> Data:
     """One BFS-predecessor example (CLRS-30): G(n, p), a uniform source, BFS parents.
 
+    Args:
+        n: nodes.
+        p: Erdős–Rényi edge probability.
+        seed: seeds the example (graph, source, positions); ``None`` draws a fresh one.
+        positions: the node-position input (`POSITIONS`): ``"random"``, n sorted U[0, 1]
+            values (Ibarz et al. 2022), or ``"linear"``, i / n (CLRS-30's own encoding);
+            the same seed gives the same graph and labels under both.
+
     Returns:
-        ``Data`` with ``x`` (n, 2) the source mark and the node's position (n sorted
-        U[0, 1] values: CLRS's ``pos`` input, randomised as in Ibarz et al. 2022, which
-        tells the model the index order that breaks ties), ``edge_index`` (2, E) both
+        ``Data`` with ``x`` (n, 2) the source mark and the node's position (CLRS's
+        ``pos`` input, which tells the model the index order that breaks ties),
+        ``edge_index`` (2, E) both
         directions of every edge plus n self-loops (the self-loops last), ``edge_attr``
         (E, 1) = 1 on the self-loops, ``predecessor_index`` (n,) and ``source_index`` (1,).
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
 
     Examples:
         >>> data = bfs_graph(16, seed=0)
     """
     check_positive_int("bfs_graph", n=n)
     check_probability("bfs_graph", p=p)
+    check_choice("bfs_graph", "positions", positions, POSITIONS)
     rng = np.random.default_rng(seed)
     graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
     source = int(rng.integers(n))
-    return _pointer_data(graph, source, bfs_predecessors(graph, source), weighted=False, rng=rng)
+    return _pointer_data(graph, source, bfs_predecessors(graph, source), weighted=False, rng=rng,
+                         positions=positions)
 
 
-def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None, *,
+                       positions: str = "random") -> Data:
     """One Bellman-Ford-predecessor example (CLRS-30): G(n, p) with weights U[0, 1].
 
     Each undirected edge gets one weight, the same in both directions.
+
+    Args:
+        n: nodes.
+        p: Erdős–Rényi edge probability.
+        seed: seeds the example (graph, weights, source, positions).
+        positions: the node-position input, as `bfs_graph`.
 
     Returns:
         As `bfs_graph`, with ``edge_attr`` (E, 2) = (weight, self-loop mark); the
@@ -258,19 +286,22 @@ def bellman_ford_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = Non
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
 
     Examples:
         >>> data = bellman_ford_graph(16, seed=0)
     """
-    graph, source, rng = _weighted_graph("bellman_ford_graph", n, p, seed)
-    return _pointer_data(graph, source, bellman_ford_predecessors(graph, source), weighted=True, rng=rng)
+    graph, source, rng = _weighted_graph("bellman_ford_graph", n, p, seed, positions)
+    return _pointer_data(graph, source, bellman_ford_predecessors(graph, source), weighted=True, rng=rng,
+                         positions=positions)
 
 
-def _weighted_graph(where: str, n: int, p: float, seed: int | None) -> tuple[nx.Graph, int, np.random.Generator]:
+def _weighted_graph(where: str, n: int, p: float, seed: int | None,
+                    positions: str) -> tuple[nx.Graph, int, np.random.Generator]:
     """G(n, p) with one weight U[0, 1] per undirected edge, a uniform source, and the generator."""
     check_positive_int(where, n=n)
     check_probability(where, p=p)
+    check_choice(where, "positions", positions, POSITIONS)
     rng = np.random.default_rng(seed)
     graph = erdos_renyi_graph(n, p, seed=int(rng.integers(_MAX_SEED)))
     for u, v in graph.edges():
@@ -278,32 +309,47 @@ def _weighted_graph(where: str, n: int, p: float, seed: int | None) -> tuple[nx.
     return graph, int(rng.integers(n)), rng
 
 
-def dijkstra_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None) -> Data:
+def dijkstra_graph(n: int, p: float = CLRS_EDGE_PROB, seed: int | None = None, *,
+                   positions: str = "random") -> Data:
     """One Dijkstra-predecessor example (CLRS-30): G(n, p) with weights U[0, 1], Dijkstra's parents.
 
     The graphs (for one seed, the graph itself) are those of `bellman_ford_graph`; the
     labels are `dijkstra_predecessors` (the same tree when path lengths are distinct).
+
+    Args:
+        n: nodes.
+        p: Erdős–Rényi edge probability.
+        seed: seeds the example (graph, weights, source, positions).
+        positions: the node-position input, as `bfs_graph`.
 
     Returns:
         As `bellman_ford_graph`.
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
 
     Examples:
         >>> data = dijkstra_graph(16, seed=0)
     """
-    graph, source, rng = _weighted_graph("dijkstra_graph", n, p, seed)
-    return _pointer_data(graph, source, dijkstra_predecessors(graph, source), weighted=True, rng=rng)
+    graph, source, rng = _weighted_graph("dijkstra_graph", n, p, seed, positions)
+    return _pointer_data(graph, source, dijkstra_predecessors(graph, source), weighted=True, rng=rng,
+                         positions=positions)
 
 
-def dfs_graph(n: int, p: float = CLRS_DIRECTED_EDGE_PROB, seed: int | None = None) -> Data:
+def dfs_graph(n: int, p: float = CLRS_DIRECTED_EDGE_PROB, seed: int | None = None, *,
+              positions: str = "random") -> Data:
     """One DFS-predecessor example (CLRS-30): a directed G(n, p) and its depth-first forest.
 
     Every ordered pair (u, v), u ≠ v, is an edge u → v with probability ``p``; the labels
     are `dfs_predecessors` (roots in index order, successors in index order, roots point
     to themselves). There is no source: the input is the node positions alone.
+
+    Args:
+        n: nodes.
+        p: the probability of each directed edge.
+        seed: seeds the example (graph, positions).
+        positions: the node-position input, as `bfs_graph`.
 
     Returns:
         ``Data`` with ``x`` (n, 1) the node's position (as `bfs_graph`), ``edge_index``
@@ -313,16 +359,17 @@ def dfs_graph(n: int, p: float = CLRS_DIRECTED_EDGE_PROB, seed: int | None = Non
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
+        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
 
     Examples:
         >>> data = dfs_graph(16, seed=0)
     """
     check_positive_int("dfs_graph", n=n)
     check_probability("dfs_graph", p=p)
+    check_choice("dfs_graph", "positions", positions, POSITIONS)
     rng = np.random.default_rng(seed)
     graph = nx.gnp_random_graph(n, p, seed=int(rng.integers(_MAX_SEED)), directed=True)
-    return _pointer_data(graph, None, dfs_predecessors(graph), weighted=False, rng=rng)
+    return _pointer_data(graph, None, dfs_predecessors(graph), weighted=False, rng=rng, positions=positions)
 
 
 def shortest_path_graph(seed: int | None = None) -> Data:

@@ -16,6 +16,8 @@ from memnets.data.graphs import (
     bfs_graph,
     bfs_predecessors,
     connectivity_graph,
+    dfs_graph,
+    dijkstra_graph,
     graph_batch,
     shortest_path_annotations,
     shortest_path_graph,
@@ -183,6 +185,10 @@ def test_connectivity_labels_and_balance():
     (lambda: connectivity_graph(5, connected=1), TypeError, "connected"),
     (lambda: graph_batch(bfs_graph, 0, torch.Generator(), n=4), ValueError, "count must be greater than zero"),
     (lambda: graph_batch(bfs_graph, 2.0, torch.Generator(), n=4), TypeError, "count"),
+    (lambda: bfs_graph(8, positions="clrs"), ValueError, r"bfs_graph: expected positions to be one of \['linear', 'random'\], got 'clrs'"),
+    (lambda: bellman_ford_graph(8, positions=None), ValueError, "bellman_ford_graph: expected positions"),
+    (lambda: dijkstra_graph(8, positions="i/n"), ValueError, "dijkstra_graph: expected positions"),
+    (lambda: dfs_graph(8, positions=""), ValueError, "dfs_graph: expected positions"),
 ])
 def test_bad_generator_arguments_raise_at_once(call, error, match):
     import time
@@ -191,6 +197,21 @@ def test_bad_generator_arguments_raise_at_once(call, error, match):
     with pytest.raises(error, match=match):
         call()
     assert time.perf_counter() - start < 0.5  # refused before any drawing (no 10,000 rejection draws)
+
+
+@pytest.mark.parametrize("make", [bfs_graph, bellman_ford_graph, dijkstra_graph, dfs_graph])
+@pytest.mark.parametrize("n", [1, 7, 16])
+def test_linear_positions_are_clrs_i_over_n_on_the_same_graph(make, n):
+    """positions="linear" changes the position column alone, to CLRS-30's i / n: the same seed
+    gives the same graph, source, labels and other features as the random sorted positions."""
+    for seed in range(5):
+        random, linear = make(n, seed=seed), make(n, seed=seed, positions="linear")
+        assert linear.x[:, -1].tolist() == pytest.approx([i / n for i in range(n)])
+        assert torch.equal(random.x[:, :-1], linear.x[:, :-1])
+        assert torch.equal(random.edge_index, linear.edge_index) and torch.equal(random.edge_attr, linear.edge_attr)
+        assert torch.equal(random.predecessor_index, linear.predecessor_index)
+        positions = random.x[:, -1]
+        assert bool((positions[1:] >= positions[:-1]).all()) and not torch.equal(positions, linear.x[:, -1])
 
 
 def test_one_node_graphs():

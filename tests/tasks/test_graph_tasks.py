@@ -56,19 +56,22 @@ def test_bellman_ford_script_reports_the_accuracy_of_its_checkpoint(tmp_path):
                                  "--test-sizes", "8", "--n", "8", "--hidden-channels", "8", "--reinject-inputs"])
     model = memnets.load(tmp_path / "model.pt")
     assert model.processor.node_attr_dim == 2
-    right = nodes = whole = 0
-    for seed in draw_seeds(_harness.evaluation_generator(0), 5):
-        data = bellman_ford_graph(8, seed=seed)
-        graph = nx.Graph()
-        graph.add_nodes_from(range(8))
-        for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
-            if not loop:
-                graph.add_edge(u, v, weight=w)
-        truth = torch.tensor(bellman_ford_predecessors(graph, int(data.source_index)))
-        hits = model.predict(data) == truth
-        right, nodes, whole = right + int(hits.sum()), nodes + 8, whole + int(hits.all())
-    assert results["evaluation"]["n=8"]["accuracy"] == pytest.approx(right / nodes)
-    assert results["evaluation"]["n=8"]["graph_accuracy"] == pytest.approx(whole / 5)
+    for positions, suffix in (("random", ""), ("linear", "_linear")):
+        right = nodes = whole = 0
+        for seed in draw_seeds(_harness.evaluation_generator(0), 5):
+            data = bellman_ford_graph(8, seed=seed, positions=positions)
+            if positions == "linear":  # CLRS's encoding: node i at i / n
+                assert data.x[:, -1].tolist() == pytest.approx([i / 8 for i in range(8)])
+            graph = nx.Graph()
+            graph.add_nodes_from(range(8))
+            for (u, v), (w, loop) in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+                if not loop:
+                    graph.add_edge(u, v, weight=w)
+            truth = torch.tensor(bellman_ford_predecessors(graph, int(data.source_index)))
+            hits = model.predict(data) == truth
+            right, nodes, whole = right + int(hits.sum()), nodes + 8, whole + int(hits.all())
+        assert results["evaluation"]["n=8"][f"accuracy{suffix}"] == pytest.approx(right / nodes)
+        assert results["evaluation"]["n=8"][f"graph_accuracy{suffix}"] == pytest.approx(whole / 5)
     assert _files(tmp_path)["evaluation"] == results["evaluation"]
 
 
