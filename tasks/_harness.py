@@ -155,9 +155,10 @@ def print_table(title: str, evaluation: dict[str, dict[str, Any]], notes: dict[s
         columns += [k for k in _scalars(metrics) if k not in columns]
     width = max([len("setting")] + [len(name) for name in evaluation]) + 2
     print(f"\n{title}")
-    print("  " + "setting".ljust(width) + "".join(f"{c:>16}" for c in columns))
+    widths = [max(16, len(c) + 2) for c in columns]  # a long metric name keeps a space before it
+    print("  " + "setting".ljust(width) + "".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
     for name, metrics in evaluation.items():
-        cells = "".join(f"{metrics[c]:>16.4g}" if c in metrics else f"{'-':>16}" for c in columns)
+        cells = "".join(f"{metrics[c]:>{w}.4g}" if c in metrics else f"{'-':>{w}}" for c, w in zip(columns, widths))
         print("  " + name.ljust(width) + cells)
     for key, value in (notes or {}).items():
         print(f"  {key}: {value}")

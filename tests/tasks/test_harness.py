@@ -131,3 +131,12 @@ def test_a_non_finite_loss_exits_1_with_one_line(capsys, tmp_path):
     with pytest.raises(SystemExit):
         with _harness.exits_cleanly(tmp_path):
             raise NonFiniteLossError("fit: the loss became inf")
+
+
+def test_print_table_keeps_long_metric_names_apart(capsys):
+    _harness.print_table("t", {"n=16": {"accuracy": 0.5, "graph_accuracy_linear": 0.25},
+                               "n=64": {"accuracy": 0.125}})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split() == ["setting", "accuracy", "graph_accuracy_linear"]
+    assert lines[3].split() == ["n=16", "0.5", "0.25"] and lines[4].split() == ["n=64", "0.125", "-"]
+    assert len(lines[2]) == len(lines[3]) == len(lines[4])  # the columns line up
