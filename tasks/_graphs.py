@@ -114,6 +114,15 @@ def pointer_accuracy(model: nn.Module, make_graph: Callable[..., Data], num_grap
     With ``linear_positions``, also ``accuracy_linear`` and ``graph_accuracy_linear``: the
     same graphs (the same seeds) with CLRS-30's node positions i / n in place of the
     random sorted ones the model trained on (``make_graph(..., positions="linear")``).
+
+    Args:
+        model: a `GraphPointerNet` (its ``predict`` gives every node's predecessor).
+        make_graph: a pointer generator of `memnets.data.graphs`.
+        num_graphs: fresh graphs to score, drawn in batches of the harness's size.
+        generator: draws the graphs' seeds.
+        device: where the model runs.
+        linear_positions: also score the same graphs with CLRS's positions.
+        **kwargs: the generator's arguments (``n``, ``p``).
     """
     kinds = ("random", "linear") if linear_positions else ("random",)
     totals = {kind: [0, 0, 0] for kind in kinds}

@@ -65,7 +65,15 @@ def path_accuracy(model: nn.Module, graphs: list[Data], device: torch.device) ->
 def node_selection_loss(model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
     """The teacher-forced loss of a node-selection model: the mean negative log-probability
     of every step's next node (``batch.next_index``), and the share of steps whose most
-    probable node is that one (``step_accuracy``)."""
+    probable node is that one (``step_accuracy``).
+
+    Args:
+        model: maps the batch to per-node log-probabilities, normalised within each graph.
+        batch: a `Batch` of teacher-forced steps, one graph each, with ``next_index``.
+
+    Shapes:
+        model(batch): (V,); batch.next_index: (G,) -> loss: scalar.
+    """
     log_p = model(batch)
     loss = -log_p[batch.next_index].mean()
     with torch.no_grad():

@@ -95,7 +95,7 @@ def erdos_renyi_graph(n: int, p: float, seed: int | None = None) -> nx.Graph:
 
     Raises:
         TypeError: ``n`` is not an int or ``p`` not a number.
-        ValueError: ``n`` < 1, ``p`` outside [0, 1] or ``positions`` not in `POSITIONS`.
+        ValueError: ``n`` < 1 or ``p`` outside [0, 1].
     """
     check_positive_int("erdos_renyi_graph", n=n)
     check_probability("erdos_renyi_graph", p=p)

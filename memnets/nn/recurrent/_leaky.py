@@ -27,23 +27,18 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from memnets.nn.recurrent._serial import serial_loop
+from memnets.nn.recurrent._serial import ACTIVATIONS_OUT, serial_loop
 
 __all__ = ["leaky_rnn_sequence"]
 
 _tanh_backward = torch.ops.aten.tanh_backward  # (g, y) -> g·(1 - y²)
-#: The nonlinearities of `memnets.functional.gates.ACTIVATIONS`, written into a given tensor.
-_ACTIVATIONS_OUT = {
-    "tanh": lambda pre, out: torch.tanh(pre, out=out),
-    "relu": lambda pre, out: torch.clamp_min(pre, 0, out=out),
-}
 
 
 class _LeakyRNNSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xw: Tensor, h0: Tensor, weight_hh: Tensor, alpha: Tensor, nonlinearity: str):
         steps, batch, hidden = xw.shape[0], h0.shape[0], h0.shape[-1]
-        activation = _ACTIVATIONS_OUT[nonlinearity]
+        activation = ACTIVATIONS_OUT[nonlinearity]
         w_hh_t = weight_hh.t()
         hs = xw.new_empty(steps + 1, batch, hidden)
         targets = xw.new_empty(steps, batch, hidden)  # u_t = phi(a_t)

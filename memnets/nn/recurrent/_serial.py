@@ -1,4 +1,5 @@
-"""One thread for the time loops of the fused sequences when their steps are small.
+"""What the fused recurrent sequences share: one thread for their time loops when the steps
+are small, the switch to the loop under autocast, and nonlinearities written in place.
 
 A step of a recurrent time loop is one small matrix product and a few element-wise
 operations. torch leaves element-wise operations below its grain size on one thread, but
@@ -18,16 +19,38 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["SERIAL_FLOPS", "serial_loop"]
+__all__ = ["ACTIVATIONS_OUT", "SERIAL_FLOPS", "autocast_on", "serial_loop"]
 
+#: The nonlinearities of `memnets.functional.gates.ACTIVATIONS`, written into a given tensor
+#: (the fused sequences' steps write into preallocated buffers).
+ACTIVATIONS_OUT = {
+    "tanh": lambda pre, out: torch.tanh(pre, out=out),
+    "relu": lambda pre, out: torch.clamp_min(pre, 0, out=out),
+}
 #: Multiply-adds of one step's matrix product below which the loop runs on one thread.
 SERIAL_FLOPS = 1 << 22
+
+
+def autocast_on(device: torch.device) -> bool:
+    """Whether autocast is enabled for ``device``'s type: the hand-written fused sequences
+    write into buffers of one dtype, so under autocast the models take their loop of
+    autograd operators instead, which follows autocast's casts.
+
+    Args:
+        device: the device of the input.
+    """
+    return torch.is_autocast_enabled(device.type)
 
 
 @contextlib.contextmanager
 def serial_loop(device: torch.device, flops: int) -> Iterator[None]:
     """Run the enclosed CPU loop on one thread when a step's product has fewer than
-    `SERIAL_FLOPS` multiply-adds (``flops``); otherwise, or off the CPU, change nothing."""
+    `SERIAL_FLOPS` multiply-adds (``flops``); otherwise, or off the CPU, change nothing.
+
+    Args:
+        device: where the loop runs.
+        flops: multiply-adds of one step's matrix product.
+    """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads == 1 or flops >= SERIAL_FLOPS:
         yield

@@ -28,22 +28,16 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from memnets.nn.recurrent._serial import serial_loop
+from memnets.nn.recurrent._serial import ACTIVATIONS_OUT, serial_loop
 
 __all__ = ["skip_rnn_sequence"]
-
-#: The nonlinearities of `memnets.functional.gates.ACTIVATIONS`, written into a given tensor.
-_ACTIVATIONS_OUT = {
-    "tanh": lambda pre, out: torch.tanh(pre, out=out),
-    "relu": lambda pre, out: torch.clamp_min(pre, 0, out=out),
-}
 
 
 class _SkipRNNSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xw: Tensor, state: Tensor, weight_hh: Tensor | None, weight_skip: Tensor, nonlinearity: str):
         steps, skip = xw.shape[0], state.shape[0]
-        activation = _ACTIVATIONS_OUT[nonlinearity]
+        activation = ACTIVATIONS_OUT[nonlinearity]
         states = xw.new_empty(skip + steps, *state.shape[1:])
         states[:skip] = state
         s_t, x_t = states.unbind(0), xw.unbind(0)

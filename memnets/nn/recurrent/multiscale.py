@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from memnets._checks import check_dtype, check_number, check_positive_int, check_shapes
 from memnets.nn.recurrent._build import time_first
 from memnets.nn.recurrent._leaky import leaky_rnn_sequence
+from memnets.nn.recurrent._serial import autocast_on
 from memnets.nn.recurrent.cells import LeakyRNNCell
 from memnets.nn.registry import register_model
 
@@ -108,7 +109,7 @@ class MultiTimescaleRNN(nn.Module):
         check_dtype("MultiTimescaleRNN", self.cell.weight_ih.dtype, x=x, state=state)
         h = x.new_zeros(dims["B"], self.hidden_size) if state is None else state
         check_shapes("MultiTimescaleRNN", state=(h, "B H"), B=dims["B"], H=self.hidden_size)
-        if self.fused and dims["T"] > 0:
+        if self.fused and dims["T"] > 0 and not autocast_on(x.device):
             cell = self.cell
             bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
             xw = F.linear(x, cell.weight_ih, bias)

@@ -39,6 +39,7 @@ from memnets.functional.gates import (
 )
 from memnets.nn._init import uniform_
 from memnets.nn.recurrent._peephole import peephole_lstm_sequence
+from memnets.nn.recurrent._serial import autocast_on
 from memnets.nn.recurrent.cells import _PEEPHOLE_ROWS
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -455,7 +456,7 @@ class _RNNBase(nn.Module):
         input_bias = b_ih if self.mode == "GRU" or b_ih is None else b_ih + b_hh
         flat = x.reshape(-1, x.shape[-1])
         xw = torch.mm(flat, w_ih.t()) if input_bias is None else torch.addmm(input_bias, flat, w_ih.t())
-        if self.uses_peephole_sequence and sizes is None:
+        if self.uses_peephole_sequence and sizes is None and not autocast_on(x.device):
             xw = xw.view(x.shape[0], x.shape[1], w_ih.shape[0])
             out, h_n, c_n = peephole_lstm_sequence(xw.flip(0) if reverse else xw, init[0], init[1],
                                                    weights["weight_hh"], weights["weight_peephole"])

@@ -11,6 +11,7 @@ from memnets.functional.gates import _activation, rnn_update
 from memnets.nn._init import uniform_
 from memnets.nn.recurrent._build import time_first
 from memnets.nn.recurrent._skip import skip_rnn_sequence
+from memnets.nn.recurrent._serial import autocast_on
 from memnets.nn.registry import register_model
 
 __all__ = ["SkipRNN"]
@@ -93,7 +94,7 @@ class SkipRNN(nn.Module):
         if state is None:
             state = x.new_zeros(self.skip, dims["B"], self.hidden_size)
         check_shapes("SkipRNN", state=(state, "D B H"), D=self.skip, B=dims["B"], H=self.hidden_size)
-        if self.fused and dims["T"] > 0:
+        if self.fused and dims["T"] > 0 and not autocast_on(x.device):
             xw = F.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)
             output, state = skip_rnn_sequence(xw, state, self.weight_hh, self.weight_skip, self.nonlinearity)
             return time_first(output, self.batch_first), state

@@ -50,6 +50,7 @@ fails them. The backward pass is not itself differentiable (no double backward).
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import weakref
@@ -92,11 +93,16 @@ class _BufferPool:
     def __init__(self) -> None:
         self._free: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
         self._lock = threading.Lock()
+        # Buffers handed back by a finalizer: it may run inside the garbage collector at any
+        # allocation, also while `take` holds the lock, so it only appends here (an atomic
+        # deque operation) and the next `take` or `give` files them under the lock.
+        self._returned: collections.deque[Tensor] = collections.deque()
 
     def take(self, numel: int, like: Tensor) -> Tensor:
         """A flat buffer of at least ``numel`` elements of ``like``'s dtype and device."""
         if like.device.type == "cpu":
             with self._lock:
+                self._file_returned()
                 free = self._free.get((like.dtype, like.device), [])
                 fits = [k for k, t in enumerate(free) if t.numel() >= numel]
                 if fits:
@@ -105,10 +111,23 @@ class _BufferPool:
 
     def give(self, flat: Tensor) -> None:
         """Return a buffer from `take` (it must not be used afterwards)."""
-        if flat.device.type != "cpu":
-            return
-        base = flat if flat._base is None else flat._base
+        self._returned.append(flat)
         with self._lock:
+            self._file_returned()
+
+    def give_later(self, flat: Tensor) -> None:
+        """`give` for a finalizer: no lock taken, filed at the next `take` or `give`."""
+        self._returned.append(flat)
+
+    def _file_returned(self) -> None:
+        """File the returned buffers (the lock is held). Off-CPU buffers and tensors made
+        under ``torch.inference_mode`` (which a later ordinary pass may not write) are
+        dropped instead."""
+        while self._returned:
+            flat = self._returned.popleft()
+            base = flat if flat._base is None else flat._base
+            if base.device.type != "cpu" or base.is_inference():
+                continue
             free = self._free.setdefault((base.dtype, base.device), [])
             free.append(base)
             free.sort(key=Tensor.numel, reverse=True)
@@ -219,7 +238,7 @@ def _forward(x: Tensor, weight: Tensor, bias: Tensor | None, weight_hh: Tensor,
         _node_update(*gates, c[start:end], h[start:end], local[:, start:end], parent, kids_c.mul_(f))
     roots = schedule.root_position
     saved = _Saved(xl, local, child_h, forget, forget_local, summed)
-    weakref.finalize(saved, _POOL.give, arena)  # the buffers go back to the pool with what the backward keeps
+    weakref.finalize(saved, _POOL.give_later, arena)  # the buffers go back to the pool with what the backward keeps
     return h.index_select(0, schedule.position), h.index_select(0, roots), c.index_select(0, roots), saved
 
 

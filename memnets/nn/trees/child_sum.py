@@ -39,10 +39,10 @@ class ChildSumTreeLSTM(LevelBatched[LSTMLevelInput, _ChildSumWeights]):
 
     one forget gate per child. The update is `tree_lstm_update`; a leaf (no children)
     takes `tree_lstm_leaf_update`, $c_j = i_j \odot u_j$. The forward pass evaluates
-    every level of the forest at once, as every `LevelBatched` model does, in place in a
-    few forest-wide buffers, with a hand-derived backward pass
-    (``memnets.nn.trees._fused``): the same values, fewer operations; the backward pass
-    is not itself differentiable (no double backward).
+    forest level by level, as every `LevelBatched` model does, but in place in a few
+    forest-wide buffers and with a hand-derived backward pass (``memnets.nn.trees._fused``):
+    the same values, fewer operations; the backward pass is not itself differentiable (no
+    double backward). Under autocast it takes the composed evaluation.
     Parameters are named and laid out as in `torch.nn.LSTMCell` (gate blocks i, f,
     g = u, o; $b = b_{ih} + b_{hh}$), so on a chain (one child per node) this model *is*
     that LSTM cell and loads its ``state_dict``.
@@ -117,7 +117,10 @@ class ChildSumTreeLSTM(LevelBatched[LSTMLevelInput, _ChildSumWeights]):
 
     def _propagate(self, x: Tensor, tree: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
         """`LevelBatched._propagate` fused (`child_sum_forest`); the composed evaluation
-        from `_project` and `_level` stays the definition the tests compare it with."""
+        from `_project` and `_level` stays the definition the tests compare it with, and the
+        path under autocast (the fused buffers hold one dtype)."""
+        if torch.is_autocast_enabled(x.device.type):
+            return super()._propagate(x, tree)
         schedule = self._checked_schedule(x, tree)
         if schedule.num_levels == 0:
             empty = x.new_zeros(0, self.hidden_size)

@@ -10,7 +10,7 @@ import importlib
 import pytest
 import torch
 
-from memnets.nn.recurrent import MultiTimescaleRNN, SkipRNN
+from memnets.nn.recurrent import LSTM, MultiTimescaleRNN, SkipRNN
 
 #: (model, its module, the fused function the module calls, kwargs, the state's shape for B = 0)
 MODELS = [
@@ -50,3 +50,20 @@ def test_empty_batch_and_outputs_modified_in_place(cls, module, function, kwargs
     out.mul_(2.0)
     state.relu_()
     (out.sum() + state.sum()).backward()  # the saved states are not the returned tensors
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: MultiTimescaleRNN(3, 4), id="MultiTimescaleRNN"),
+    pytest.param(lambda: SkipRNN(3, 4), id="SkipRNN"),
+    pytest.param(lambda: LSTM(3, 4, variant="peephole"), id="peephole LSTM"),
+])
+def test_autocast_takes_the_loop(make):
+    """The fused sequences write into buffers of one dtype; under autocast the model runs its
+    loop of autograd operators, which follows autocast's casts, and gives the same values."""
+    model = make()
+    x = torch.randn(5, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)[0]
+    reference = model(x)[0]
+    assert torch.allclose(out.float(), reference, atol=0.05)
+    out.float().sum().backward()

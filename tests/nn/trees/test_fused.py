@@ -150,3 +150,27 @@ def test_no_double_backward():
     (grad,) = torch.autograd.grad(model(x, batch)[1][0].sum(), x, create_graph=True)
     with pytest.raises(RuntimeError):
         grad.sum().backward()
+
+
+def test_a_pass_under_inference_mode_leaves_the_pool_usable():
+    """Buffers made under inference_mode are never handed to an ordinary pass (which could not
+    write them)."""
+    model = ChildSumTreeLSTM(4, 8)
+    forest = listops_batch(6, torch.Generator().manual_seed(0)).tree
+    x = torch.randn(forest.num_nodes, 4)
+    with torch.inference_mode():
+        expected, _ = model(x, forest)
+    h, _ = model(x, forest)
+    h.sum().backward()
+    assert torch.allclose(h, expected)
+
+
+def test_autocast_takes_the_composed_evaluation():
+    model = ChildSumTreeLSTM(4, 8)
+    forest = listops_batch(6, torch.Generator().manual_seed(0)).tree
+    x = torch.randn(forest.num_nodes, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h, _ = model(x, forest)
+    reference, _ = model(x, forest)
+    assert h.dtype == torch.bfloat16 and torch.allclose(h.float(), reference, atol=0.05)
+    h.float().sum().backward()
