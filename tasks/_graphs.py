@@ -25,6 +25,8 @@ from memnets.training import Task, option
 from tasks import _harness
 
 __all__ = [
+    "CLRS_TRAIN_Q",
+    "CLRS_TRAIN_SIZES",
     "GraphTask",
     "PointerConfig",
     "PointerTask",
@@ -35,6 +37,14 @@ __all__ = [
     "size_settings",
     "train_step_range",
 ]
+
+
+#: CLRS's training mixture (the benchmark's example training script, as Ibarz et al. 2022
+#: train): each batch one graph size from these, each graph its own edge draw q from
+#: `CLRS_TRAIN_Q`; CLRS's sampler keeps an undirected edge when both directions are drawn,
+#: so an undirected edge has probability q² and a directed one q.
+CLRS_TRAIN_SIZES = (4, 7, 11, 13, 16)
+CLRS_TRAIN_Q = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def train_step_range(num_steps: int | None, n: int, factor: float) -> tuple[int, int] | None:
@@ -145,16 +155,34 @@ class PointerTask(GraphTask):
     """A CLRS pointer task for `fit`: predict every node's predecessor.
 
     Args:
-        make_graph: `bfs_graph` or `bellman_ford_graph`.
+        make_graph: `bfs_graph`, `bellman_ford_graph`, `dijkstra_graph` or `dfs_graph`.
         n: training graph size.
         p: Erdős–Rényi edge probability.
         eval_graphs: fresh graphs per periodic evaluation (at size n).
         step_range: as `GraphTask`.
+        mixture: train on CLRS's mixture instead (`CLRS_TRAIN_SIZES`, `CLRS_TRAIN_Q`):
+            per batch a size, per graph an edge probability; the periodic evaluation
+            stays at (n, p).
+        directed: the generator's graphs are directed (edge probability q, not q²).
     """
 
     def __init__(self, make_graph: Callable[..., Data], n: int, p: float, eval_graphs: int,
-                 step_range: tuple[int, int] | None = None) -> None:
+                 step_range: tuple[int, int] | None = None, *, mixture: bool = False, directed: bool = False) -> None:
         super().__init__(make_graph, eval_graphs, step_range, n=n, p=p)
+        self.mixture, self.directed = mixture, directed
+
+    def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> Batch:
+        if not self.mixture:
+            return super().sample(batch_size, generator, device)
+        n = CLRS_TRAIN_SIZES[int(torch.randint(len(CLRS_TRAIN_SIZES), (1,), generator=generator))]
+        draws = torch.randint(len(CLRS_TRAIN_Q), (batch_size,), generator=generator).tolist()
+        graphs = [self.make_graph(n, p=CLRS_TRAIN_Q[k] if self.directed else CLRS_TRAIN_Q[k] ** 2, seed=seed)
+                  for k, seed in zip(draws, draw_seeds(generator, batch_size))]
+        batch = Batch.from_data_list(graphs).to(device)
+        if self.step_range is not None:
+            low, high = self.step_range
+            batch.train_steps = int(torch.randint(low, high + 1, (1,), generator=generator))
+        return batch
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         loss, accuracy = pointer_loss(self.forward(model, batch), batch)
@@ -184,6 +212,10 @@ class PointerConfig(_harness.TaskConfig):
         reinject_inputs: the messages see the node features at every step (MPNN and triplet).
         max_step_factor: training runs T ~ U{T₀, ..., ⌈factor·T₀⌉} steps, T₀ = ``num_steps``
             or n (1: always T₀).
+        train_mixture: train on CLRS's mixture of graph sizes (4, 7, 11, 13, 16; one per
+            batch) and edge probabilities (q² for an undirected edge, q for a directed one,
+            q ∈ {0.1, …, 0.9} per graph) instead of G(n, p); ``n`` still sets the step
+            count and the periodic evaluation.
         linear_positions: the final evaluation also scores every test graph with CLRS-30's
             node positions i / n (``accuracy_linear``, ``graph_accuracy_linear``) beside
             the random sorted positions of training (``accuracy``, ``graph_accuracy``):
@@ -209,6 +241,7 @@ class PointerConfig(_harness.TaskConfig):
     message_layers: int = option(2, low=1)
     reinject_inputs: bool = option(True)
     max_step_factor: float = option(2.0, low=1.0)
+    train_mixture: bool = option(False)
     linear_positions: bool = option(True)
 
     def validate(self) -> None:
@@ -221,8 +254,11 @@ class PointerConfig(_harness.TaskConfig):
 
 
 def run_pointer_task(cfg: PointerConfig, make_graph: Callable[..., Data], in_channels: int, edge_dim: int,
-                     name: str) -> dict[str, Any]:
-    """Train a `GraphPointerNet` on a pointer task and evaluate it at every test size (the harness)."""
+                     name: str, directed: bool = False) -> dict[str, Any]:
+    """Train a `GraphPointerNet` on a pointer task and evaluate it at every test size (the harness).
+
+    ``directed``: the generator's graphs are directed (DFS), for the training mixture's
+    edge probabilities."""
 
     def build(cfg: PointerConfig) -> tuple[nn.Module, Task]:
         features = cfg.processor != "ggnn"  # GGNN takes edge types, not features, and sees x only in h^(0)
@@ -231,7 +267,8 @@ def run_pointer_task(cfg: PointerConfig, make_graph: Callable[..., Data], in_cha
                                 update=cfg.update, num_steps=cfg.num_steps, message_layers=cfg.message_layers,
                                 reinject_inputs=cfg.reinject_inputs and features)
         step_range = train_step_range(cfg.num_steps, cfg.n, cfg.max_step_factor)
-        return model, PointerTask(make_graph, cfg.n, cfg.p, cfg.eval_graphs, step_range)
+        return model, PointerTask(make_graph, cfg.n, cfg.p, cfg.eval_graphs, step_range, mixture=cfg.train_mixture,
+                                  directed=directed)
 
     def evaluate(model: nn.Module, task: Task, setting: dict[str, Any], generator: torch.Generator,
                  device: torch.device) -> dict[str, float]:

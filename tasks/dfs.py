@@ -37,7 +37,7 @@ class DFSConfig(PointerConfig):
 
 def main(argv=None) -> dict[str, Any]:
     cfg = _harness.parse(DFSConfig, argv, __doc__)
-    return run_pointer_task(cfg, dfs_graph, in_channels=1, edge_dim=1, name="dfs")
+    return run_pointer_task(cfg, dfs_graph, in_channels=1, edge_dim=1, name="dfs", directed=True)
 
 
 if __name__ == "__main__":

@@ -242,3 +242,41 @@ def test_shortest_path_learns(tmp_path):
                                   "--test-graphs", "200"])
     assert results["evaluation"]["train"]["path_accuracy"] == 1.0
     assert results["evaluation"]["test"]["path_accuracy"] > 0.85
+
+
+@pytest.mark.parametrize("make_graph, directed", [(bfs_graph, False), (dfs_graph, True)])
+def test_training_mixture_draws_clrs_sizes_and_densities(make_graph, directed):
+    """--train-mixture: one CLRS size per batch, one edge draw q per graph, an undirected edge
+    kept with probability q² (both directions drawn, as CLRS's sampler) and a directed one q."""
+    from tasks._graphs import CLRS_TRAIN_Q, CLRS_TRAIN_SIZES, PointerTask
+
+    task = PointerTask(make_graph, 16, 0.25, 4, (16, 32), mixture=True, directed=directed)
+    generator = torch.Generator().manual_seed(0)
+    sizes, densities = set(), []
+    for _ in range(60):
+        batch = task.sample(16, generator, torch.device("cpu"))
+        n = int(batch.ptr[1])
+        assert set(torch.diff(batch.ptr).tolist()) == {n} and 16 <= batch.train_steps <= 32
+        sizes.add(n)
+        if n >= 11:
+            for data in batch.to_data_list():
+                edges = int((data.edge_attr[:, -1] == 0).sum())  # without the self-loops
+                densities.append(edges / (n * (n - 1)))
+    assert sizes == set(CLRS_TRAIN_SIZES)
+    expected = sum(q if directed else q * q for q in CLRS_TRAIN_Q) / len(CLRS_TRAIN_Q)
+    assert sum(densities) / len(densities) == pytest.approx(expected, abs=0.03)
+    assert max(densities) - min(densities) > 0.4  # per-graph probabilities, not one per batch
+    again = PointerTask(make_graph, 16, 0.25, 4, (16, 32), mixture=True, directed=directed)
+    first = again.sample(16, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(first.edge_index, PointerTask(make_graph, 16, 0.25, 4, (16, 32), mixture=True,
+                                                     directed=directed).sample(
+        16, torch.Generator().manual_seed(0), torch.device("cpu")).edge_index)
+
+
+def test_bfs_script_trains_on_the_mixture(tmp_path):
+    from tasks import bfs
+
+    results = bfs.main(["--out", str(tmp_path), *TINY, "--eval-graphs", "2", "--test-graphs", "2",
+                        "--test-sizes", "8", "--n", "8", "--hidden-channels", "8", "--train-mixture"])
+    assert _files(tmp_path)["evaluation"] == results["evaluation"]
+    assert set(results["evaluation"]["n=8"]) >= {"accuracy", "graph_accuracy", "accuracy_linear"}
