@@ -262,3 +262,23 @@ def test_peephole_lstm_takes_an_empty_batch(fused):
     assert x.grad.shape == x.shape
     assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
 
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fused_skip_connections_draw_the_gate_cores_dropout_masks(name):
+    """With dropout 0.5 between layers, the fused skip path draws its masks with the same
+    random calls as the gate-core layers: the same seed gives the same outputs and gradients."""
+    fused, gate = _pair(name, num_layers=3, skip_connections=True, dropout=0.5)
+    fused.train(), gate.train()
+    x0 = torch.randn(5, 3, I, generator=torch.Generator().manual_seed(7), dtype=DT)
+    results = []
+    for model in (fused, gate):
+        x = x0.clone().requires_grad_(True)
+        torch.manual_seed(11)
+        out = model(x)[0]
+        out.square().sum().backward()
+        results.append((out, x.grad))
+    (out_f, grad_f), (out_g, grad_g) = results
+    assert torch.allclose(out_f, out_g) and torch.allclose(grad_f, grad_g)
+    torch.manual_seed(12)
+    assert not torch.allclose(fused(x0)[0], out_f)  # the masks do change the output
