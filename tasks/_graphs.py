@@ -78,7 +78,11 @@ class GraphTask(Task):
         self.graph_kwargs = graph_kwargs
 
     def sample(self, batch_size: int, generator: torch.Generator, device: torch.device) -> Batch:
-        batch = graph_batch(self.make_graph, batch_size, generator, device, **self.graph_kwargs)
+        return self._with_steps(graph_batch(self.make_graph, batch_size, generator, device, **self.graph_kwargs),
+                                generator)
+
+    def _with_steps(self, batch: Batch, generator: torch.Generator) -> Batch:
+        """``batch`` with its training step count T ~ U{low, ..., high} drawn (``step_range``)."""
         if self.step_range is not None:
             low, high = self.step_range
             batch.train_steps = int(torch.randint(low, high + 1, (1,), generator=generator))
@@ -178,11 +182,7 @@ class PointerTask(GraphTask):
         draws = torch.randint(len(CLRS_TRAIN_Q), (batch_size,), generator=generator).tolist()
         graphs = [self.make_graph(n, p=CLRS_TRAIN_Q[k] if self.directed else CLRS_TRAIN_Q[k] ** 2, seed=seed)
                   for k, seed in zip(draws, draw_seeds(generator, batch_size))]
-        batch = Batch.from_data_list(graphs).to(device)
-        if self.step_range is not None:
-            low, high = self.step_range
-            batch.train_steps = int(torch.randint(low, high + 1, (1,), generator=generator))
-        return batch
+        return self._with_steps(Batch.from_data_list(graphs).to(device), generator)
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         loss, accuracy = pointer_loss(self.forward(model, batch), batch)

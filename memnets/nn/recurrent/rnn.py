@@ -323,9 +323,7 @@ class _RNNBase(nn.Module):
             for k, s in enumerate(last):
                 finals[k].append(s)
             if layer < self.num_layers - 1:
-                if self.dropout > 0 and self.training:
-                    out = F.dropout(out, p=self.dropout, training=True)
-                layer_input = torch.cat([x, out], dim=-1)
+                layer_input = self._next_layer_input(x, out)
         return torch.cat(layer_outputs, dim=-1), tuple(torch.cat(f, dim=0) for f in finals)
 
     def _fused_layers(self, x: Tensor, batch_sizes: Tensor | None, states: tuple[Tensor, ...], first: int,
@@ -368,11 +366,18 @@ class _RNNBase(nn.Module):
             out = torch.cat(outputs, dim=-1) if num_directions == 2 else outputs[0]
             layer_outputs.append(out)
             if layer < self.num_layers - 1:
-                if self.dropout > 0 and self.training:
-                    out = F.dropout(out, p=self.dropout, training=True)
-                layer_input = torch.cat([x, out], dim=-1) if self.skip_connections else out
+                layer_input = self._next_layer_input(x, out)
         output = torch.cat(layer_outputs, dim=-1) if self.skip_connections else layer_outputs[-1]
         return output, tuple(torch.stack(f, dim=0) for f in finals)
+
+    def _next_layer_input(self, x: Tensor, out: Tensor) -> Tensor:
+        """The input of the layer above ``out`` (a layer's output, every direction): ``out``
+        after dropout (in training), beside the network input ``x`` with skip connections.
+        Both paths (`_run` and `_run_fused`) stack their layers through it, so they draw the
+        same dropout masks."""
+        if self.dropout > 0 and self.training:
+            out = F.dropout(out, p=self.dropout, training=True)
+        return torch.cat([x, out], dim=-1) if self.skip_connections else out
 
     def _weights(self, index: int) -> dict[str, Tensor | None]:
         """The parameters of layer/direction ``index`` by kind (``weight_ih``, ``bias_hh``, ...)."""
