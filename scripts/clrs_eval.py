@@ -159,8 +159,7 @@ def to_data(algorithm: str, graph: dict[str, Any]):
         ours = generators.dfs_predecessors(nx_graph)
     else:
         ours = getattr(generators, f"{algorithm}_predecessors")(nx_graph, source)
-    data = generators._pointer_data(nx_graph, source, truth, weighted=algorithm in _WEIGHTED, rng=None,
-                                    positions="linear")
+    data = generators.pointer_example(nx_graph, source, truth, weighted=algorithm in _WEIGHTED, positions="linear")
     if not np.allclose(data.x[:, -1].numpy(), graph["pos"], atol=1e-6):
         raise UsageError(f"expected CLRS's positions i / n, got {graph['pos'][:4].tolist()}...")
     return data, ours
@@ -173,6 +172,7 @@ def evaluate(model_path: Path, data_path: Path, device: str = "cpu") -> dict[str
     from torch_geometric.data import Batch
 
     import memnets
+    from memnets.data.graphs import pointer_counts
 
     algorithm, graphs = load_graphs(data_path)
     if not model_path.is_file():
@@ -189,13 +189,11 @@ def evaluate(model_path: Path, data_path: Path, device: str = "cpu") -> dict[str
             chunk = [data for data, _ in examples[start:start + 64]]
             try:
                 batch = Batch.from_data_list(chunk).to(device)
-                hits = model.predict(batch) == batch.predecessor_index
+                hits, _, exact = pointer_counts(model.predict(batch), batch)
             except (RuntimeError, ValueError) as error:
                 raise UsageError(f"{model_path} does not take {algorithm}'s graphs (trained on another "
                                  f"task?): {str(error).splitlines()[0]}") from error
-            right += int(hits.sum())
-            wrong = torch.zeros(batch.num_graphs, device=hits.device).index_add_(0, batch.batch, (~hits).float())
-            whole += int((wrong == 0).sum())
+            right, whole = right + hits, whole + exact
     sizes = sorted({data.num_nodes for data, _ in examples})
     return {"algorithm": algorithm, "graphs": len(examples), "nodes": sizes, "labels": label_right / nodes,
             "accuracy": right / nodes, "graph_accuracy": whole / len(examples)}

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from memnets.data.graphs import CLRS_EDGE_PROB, draw_seeds, graph_batch
+from memnets.data.graphs import CLRS_EDGE_PROB, draw_seeds, graph_batch, pointer_counts
 from memnets.nn.graphs import AGGREGATIONS, PointerReadout
 from memnets.nn.models.graphs import PROCESSORS, GraphPointerNet
 from memnets.training import Task, option
@@ -111,13 +111,6 @@ def evaluation_batches(make_graph: Callable[..., Data], num_graphs: int, generat
         yield graph_batch(make_graph, min(_harness.EVAL_BATCH, num_graphs - start), generator, device, **kwargs)
 
 
-def _graph_counts(model: nn.Module, batch: Batch) -> tuple[int, int, int]:
-    """Right pointers, nodes, and graphs whose every pointer is right, of one batch."""
-    right = model.predict(batch) == batch.predecessor_index
-    wrong_per_graph = torch.zeros(batch.num_graphs, device=right.device).index_add_(0, batch.batch, (~right).float())
-    return int(right.sum()), right.numel(), int((wrong_per_graph == 0).sum())
-
-
 @torch.no_grad()
 def pointer_accuracy(model: nn.Module, make_graph: Callable[..., Data], num_graphs: int,
                      generator: torch.Generator, device: torch.device, *, linear_positions: bool = False,
@@ -145,7 +138,8 @@ def pointer_accuracy(model: nn.Module, make_graph: Callable[..., Data], num_grap
         for kind in kinds:
             graphs = [make_graph(seed=seed, **kwargs) if kind == "random" else
                       make_graph(seed=seed, positions=kind, **kwargs) for seed in seeds]
-            counts = _graph_counts(model, Batch.from_data_list(graphs).to(device))
+            batch = Batch.from_data_list(graphs).to(device)
+            counts = pointer_counts(model.predict(batch), batch)
             totals[kind] = [a + b for a, b in zip(totals[kind], counts)]
     metrics = {}
     for kind, (correct, nodes, exact) in totals.items():

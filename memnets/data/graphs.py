@@ -61,6 +61,8 @@ __all__ = [
     "draw_seeds",
     "erdos_renyi_graph",
     "graph_batch",
+    "pointer_counts",
+    "pointer_example",
     "shortest_path_annotations",
     "shortest_path_graph",
     "shortest_path_steps",
@@ -211,6 +213,59 @@ def _positions(n: int, rng: np.random.Generator, positions: str) -> Tensor:
     if positions == "linear":
         return (torch.arange(n, dtype=torch.float32) / n).unsqueeze(-1)
     return torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, size=n))).float().unsqueeze(-1)
+
+
+def pointer_example(graph: nx.Graph, source: int | None, parents: list[int], *, weighted: bool = False,
+                    positions: str = "linear", seed: int | None = None) -> Data:
+    """A pointer example in the encoding of the CLRS generators (`bfs_graph` and the others)
+    for a given graph and given labels: for graphs and labels made elsewhere, such as
+    CLRS-30's own samples, scored by a model trained on memnets' generators.
+
+    Args:
+        graph: an undirected (or, for DFS, directed) networkx graph on nodes 0..n-1; with
+            ``weighted``, every edge has a ``"weight"``.
+        source: the source node, or ``None`` for a task without one (DFS).
+        parents: every node's predecessor (a node without one points to itself).
+        weighted: put the edge weights into ``edge_attr`` (Bellman-Ford, Dijkstra).
+        positions: the node positions (`POSITIONS`); ``"random"`` draws them from ``seed``.
+        seed: seeds the random positions.
+
+    Returns:
+        ``Data`` laid out as the generators' (``x``, ``edge_index`` with n self-loops last,
+        ``edge_attr``, ``predecessor_index`` and, with a source, ``source_index``).
+
+    Raises:
+        ValueError: ``parents`` does not hold one node index per node, ``source`` is not a
+            node, or ``positions`` is not in `POSITIONS`.
+
+    Shapes:
+        parents: (n,) -> x (n, 2) with a source, (n, 1) without; edge_index (2, E + n).
+    """
+    check_choice("pointer_example", "positions", positions, POSITIONS)
+    n = graph.number_of_nodes()
+    if sorted(graph.nodes) != list(range(n)):
+        raise ValueError(f"pointer_example: expected a graph on nodes 0..{n - 1}, got nodes {sorted(graph.nodes)[:6]}")
+    if len(parents) != n or any(not 0 <= int(v) < n for v in parents):
+        raise ValueError(f"pointer_example: expected {n} parents, each a node in 0..{n - 1}, "
+                         f"got {len(parents)}: {list(parents)[:6]}")
+    if source is not None and not 0 <= source < n:
+        raise ValueError(f"pointer_example: expected a source in 0..{n - 1}, got {source}")
+    return _pointer_data(graph, source, [int(v) for v in parents], weighted, np.random.default_rng(seed), positions)
+
+
+def pointer_counts(predicted: Tensor, batch: Batch) -> tuple[int, int, int]:
+    """Right pointers, nodes, and graphs whose every pointer is right, of one batch.
+
+    Args:
+        predicted: every node's predicted predecessor (global node indices of ``batch``).
+        batch: the batch, with ``predecessor_index`` and ``batch``.
+
+    Shapes:
+        predicted: (N,) for the batch's N nodes.
+    """
+    right = predicted == batch.predecessor_index
+    wrong_per_graph = torch.zeros(batch.num_graphs, device=right.device).index_add_(0, batch.batch, (~right).float())
+    return int(right.sum()), right.numel(), int((wrong_per_graph == 0).sum())
 
 
 def _pointer_data(graph: nx.Graph, source: int | None, parents: list[int], weighted: bool,

@@ -19,6 +19,8 @@ from memnets.data.graphs import (
     dfs_graph,
     dijkstra_graph,
     graph_batch,
+    pointer_counts,
+    pointer_example,
     shortest_path_annotations,
     shortest_path_graph,
     shortest_path_steps,
@@ -303,3 +305,46 @@ def test_dfs_graph_encoding_and_density():
         dfs_graph(0)
     with pytest.raises(ValueError, match="p in"):
         dfs_graph(4, p=1.5)
+
+
+@pytest.mark.parametrize("make", [bfs_graph, bellman_ford_graph, dfs_graph])
+def test_pointer_example_rebuilds_the_generators_encoding(make):
+    """A generator's own graph and labels, handed to `pointer_example`, give the same example."""
+    data = make(9, seed=4, positions="linear")
+    directed = make is dfs_graph
+    graph = nx.DiGraph() if directed else nx.Graph()
+    graph.add_nodes_from(range(9))
+    weighted = make is bellman_ford_graph
+    for (u, v), attr in zip(data.edge_index.t().tolist(), data.edge_attr.tolist()):
+        if u != v:
+            graph.add_edge(u, v, **({"weight": attr[0]} if weighted else {}))
+    source = None if directed else int(data.source_index)
+    rebuilt = pointer_example(graph, source, data.predecessor_index.tolist(), weighted=weighted)
+    assert torch.equal(rebuilt.x, data.x) and torch.equal(rebuilt.predecessor_index, data.predecessor_index)
+    # the same edges with the same attributes (the order of the edge list may differ)
+    ours = {(u, v): tuple(a) for (u, v), a in zip(rebuilt.edge_index.t().tolist(), rebuilt.edge_attr.tolist())}
+    theirs = {(u, v): tuple(a) for (u, v), a in zip(data.edge_index.t().tolist(), data.edge_attr.tolist())}
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda g: pointer_example(g, 0, [0, 0]), "expected 3 parents"),
+    (lambda g: pointer_example(g, 0, [0, 0, 5]), "each a node in 0..2"),
+    (lambda g: pointer_example(g, 3, [0, 0, 1]), "expected a source in 0..2, got 3"),
+    (lambda g: pointer_example(g, 0, [0, 0, 1], positions="grid"), "positions"),
+])
+def test_pointer_example_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(nx.path_graph(3))
+
+
+def test_pointer_counts():
+    batch = graph_batch(bfs_graph, 3, torch.Generator().manual_seed(0), n=5)
+    truth = batch.predecessor_index
+    assert pointer_counts(truth, batch) == (15, 15, 3)
+    wrong = truth.clone()
+    wrong[0] = (truth[0] + 1) % 5  # one wrong pointer in the first graph
+    wrong[6] = (truth[6] + 1) % 5 + 5  # and one in the second
+    assert pointer_counts(wrong, batch) == (13, 15, 1)
+    empty = graph_batch(bfs_graph, 1, torch.Generator().manual_seed(0), n=1)
+    assert pointer_counts(empty.predecessor_index, empty) == (1, 1, 1)
